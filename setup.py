@@ -24,6 +24,7 @@ setup(
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.12",
+        "tensorboard",
         "tensorflow-datasets",
         # TFDS imports importlib_resources without declaring it.
         "importlib_resources",

@@ -1,0 +1,34 @@
+"""Flags and error handling shared by the absl scripts."""
+
+import sys
+
+from absl import flags, logging
+
+from tf_kdbias.errors import UserError
+
+FLAGS = flags.FLAGS
+
+
+def define_gin_flags() -> None:
+    flags.DEFINE_multi_string("gin_file", [], "Gin config file(s), applied in order.")
+    flags.DEFINE_multi_string("gin_bindings", [],
+                              "Gin bindings applied after the files, e.g. 'EPOCHS=3'.")
+
+
+def define_data_flag() -> None:
+    flags.DEFINE_string("data_dir", None,
+                        "Folder laid out like shared/data (mnist/, sva/). Defaults to "
+                        "$TF_KDBIAS_DATA_DIR; if neither is set, TFDS downloads the data.")
+
+
+def run_main(main_fn) -> None:
+    """Runs `main_fn()`; expected errors print their message and exit 2."""
+    logging.set_verbosity(logging.WARNING)
+    try:
+        main_fn()
+    except UserError as e:
+        # gin appends "In call to configurable ..." lines; they only add noise.
+        message = "\n".join(line for line in str(e).splitlines()
+                            if not line.startswith("  In call to configurable"))
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        sys.exit(2)

@@ -1,0 +1,198 @@
+"""A whole paper table: teachers x students x seeds, as resumable runs.
+
+Each run is its own process (`scripts/train.py` or `scripts/distill.py`), so
+it gets a clean gin config, its own seed and its own operative config file,
+and the list of commands can be handed to a cluster's job array as it is.
+Finished runs (those with metrics.json) are skipped, so rerunning the same
+command resumes a table.
+"""
+
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import zlib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import gin
+import numpy as np
+
+from tf_kdbias import io_utils
+from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_eval_sets
+from tf_kdbias.errors import UserError
+from tf_kdbias.experiments.gin_utils import REPO_ROOT
+from tf_kdbias.experiments.run_lib import METRICS_FILE
+
+PAPER_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_results.json")
+METRICS = ("accuracy", "ece", "nll")
+
+
+@gin.configurable
+@dataclasses.dataclass
+class Experiment:
+    """A table of runs.
+
+    Args:
+      name: experiment name, written into results.json.
+      model_gin_files: model name -> gin files configuring train/distill runs
+        of that model (e.g. {'cnn': ['gin_configs/mnist_c/cnn.gin']}).
+      model_bindings: model name -> extra bindings for its runs.
+      setups: (student, teacher) pairs; teacher None trains on data alone.
+        Every teacher must also appear as a setup trained alone.
+      num_seeds: runs per setup.
+      seed: experiment seed; each run's seed derives from it and the run name.
+      eval_sets: eval sets of every run.
+      paper_section: key of paper_results.json to compare against (or None).
+    """
+
+    name: str = gin.REQUIRED
+    model_gin_files: Dict[str, Sequence[str]] = gin.REQUIRED
+    setups: Sequence[Tuple[str, Optional[str]]] = gin.REQUIRED
+    model_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    num_seeds: int = 1
+    seed: int = 0
+    eval_sets: Sequence[str] = MNIST_EVAL_SETS
+    paper_section: Optional[str] = "mnist"
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    student: str
+    teacher: Optional[str]
+    seed_index: int
+    run_dir: str
+    teacher_dir: Optional[str]
+    command: Tuple[str, ...]
+
+    @property
+    def finished(self) -> bool:
+        return os.path.exists(os.path.join(self.run_dir, METRICS_FILE))
+
+
+def setup_name(student: str, teacher: Optional[str]) -> str:
+    return student if teacher is None else f"{teacher}_to_{student}"
+
+
+def derive_seed(experiment_seed: int, run_name: str) -> int:
+    """A run's seed from the experiment seed and its name (stable across runs)."""
+    return zlib.crc32(f"{experiment_seed}/{run_name}".encode()) % (2 ** 31)
+
+
+def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
+              extra_bindings: Sequence[str] = ()) -> List[Run]:
+    """All runs of the table, teachers first."""
+    eval_sets = expand_eval_sets(experiment.eval_sets)
+    alone = {student for student, teacher in experiment.setups if teacher is None}
+    for student, teacher in experiment.setups:
+        for model in (student, teacher):
+            if model is not None and model not in experiment.model_gin_files:
+                raise UserError(f"Setup ({student!r}, {teacher!r}) names model {model!r} "
+                                "with no entry in Experiment.model_gin_files; add one.")
+        if teacher is not None and teacher not in alone:
+            raise UserError(f"Teacher {teacher!r} is not trained alone in Experiment.setups; "
+                            f"add ({teacher!r}, None) so its runs can teach.")
+    ordered = sorted(experiment.setups, key=lambda s: s[1] is not None)
+    runs = []
+    for student, teacher in ordered:
+        for k in range(experiment.num_seeds):
+            name = f"{setup_name(student, teacher)}/seed_{k}"
+            run_dir = os.path.join(workdir, "runs", name)
+            teacher_dir = (None if teacher is None
+                           else os.path.join(workdir, "runs", teacher, f"seed_{k}"))
+            script = "train.py" if teacher is None else "distill.py"
+            cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", script)]
+            cmd += [f"--gin_file={f}" for f in experiment.model_gin_files[student]]
+            bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
+                        + [f"SEED = {derive_seed(experiment.seed, name)}",
+                           f"run_training.eval_sets = {json.dumps(eval_sets)}"])
+            cmd += [f"--gin_bindings={b}" for b in bindings]
+            cmd += [f"--workdir={run_dir}"]
+            if teacher_dir:
+                cmd += [f"--teacher_dir={teacher_dir}"]
+            if data_dir:
+                cmd += [f"--data_dir={data_dir}"]
+            runs.append(Run(student, teacher, k, run_dir, teacher_dir, tuple(cmd)))
+    return runs
+
+
+def command_line(run: Run) -> str:
+    return " ".join(shlex.quote(part) for part in run.command)
+
+
+def execute_runs(runs: Sequence[Run]) -> None:
+    """Runs each unfinished run in its own process, in order, streaming output."""
+    for i, run in enumerate(runs, 1):
+        label = f"[{i}/{len(runs)}] {setup_name(run.student, run.teacher)} seed {run.seed_index}"
+        if run.finished:
+            print(f"{label}: finished already, skipped", flush=True)
+            continue
+        print(f"{label}: starting\n  {command_line(run)}", flush=True)
+        start = time.time()
+        code = subprocess.run(run.command, cwd=REPO_ROOT).returncode
+        if code != 0:
+            raise UserError(f"{label} failed with exit code {code} (its output is above). "
+                            "Fix the cause and rerun the same command: finished runs are "
+                            "skipped and unfinished ones resume.")
+        print(f"{label}: done in {time.time() - start:.0f} s", flush=True)
+
+
+def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict:
+    """results.json content: one row per (student, teacher, eval set, metric)."""
+    rows = []
+    setups = list(dict.fromkeys((r.student, r.teacher) for r in runs))
+    for student, teacher in setups:
+        group = [r for r in runs if (r.student, r.teacher) == (student, teacher)]
+        evals = [io_utils.read_json(os.path.join(r.run_dir, METRICS_FILE))["eval"] for r in group]
+        for eval_set in evals[0]:
+            for metric in METRICS:
+                values = [float(e[eval_set][metric]) for e in evals]
+                rows.append({
+                    "student": student, "teacher": teacher, "eval_set": eval_set,
+                    "metric": metric, "mean": float(np.mean(values)),
+                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                    "n": len(values), "values": values,
+                    "runs": [os.path.relpath(r.run_dir, workdir) for r in group],
+                })
+    return {"experiment": experiment.name, "rows": rows}
+
+
+def paper_rows(section: Optional[str]) -> List[Dict]:
+    if not section:
+        return []
+    with open(PAPER_RESULTS) as f:
+        return json.load(f).get(section, {}).get("rows", [])
+
+
+def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = "") -> str:
+    """Our table beside the paper's numbers, with the difference."""
+    def key(row):
+        return (row["student"], row.get("teacher"), row.get("eval_set"), row["metric"])
+
+    paper_by_key = {key(r): r for r in paper}
+    lines = [f"# {results['experiment']}", "", header, "",
+             "| student | teacher | eval set | metric | ours (mean ± std, n) | paper | ours − paper |",
+             "|---|---|---|---|---|---|---|"]
+    for row in results["rows"]:
+        ref = paper_by_key.get(key(row))
+        ours = f"{row['mean']:.4f} ± {row['std']:.4f} ({row['n']})"
+        paper_cell = f"{ref['mean']:.3f} ± {ref.get('std', 0):.4f}" if ref else "—"
+        diff = f"{row['mean'] - ref['mean']:+.4f}" if ref else "—"
+        lines.append(f"| {row['student']} | {row['teacher'] or '—'} | {row['eval_set']} | "
+                     f"{row['metric']} | {ours} | {paper_cell} | {diff} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
+                  wall_time_s: float) -> Dict:
+    results = aggregate(experiment, runs, workdir)
+    results["wall_time_s"] = round(wall_time_s, 1)
+    io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
+    header = (f"Measured by `scripts/reproduce.py` in {wall_time_s:.0f} s "
+              f"({len(runs)} runs). Paper numbers: Abnar et al. (2020), Tables.")
+    io_utils.write_text_atomic(os.path.join(workdir, "results.md"),
+                               format_results_markdown(results, paper_rows(experiment.paper_section),
+                                                       header))
+    return results

@@ -1,0 +1,244 @@
+"""One training or distillation run: data, model, fit, evaluate, save.
+
+A run directory holds:
+  config.gin / operative_config.gin  the gin config as parsed / as used
+  model.keras                         the trained model (student)
+  backup/                             resumable state (last epoch)
+  trajectory/epoch_XXXX.weights.h5    checkpoints at epochs 0, 1, 2, 4, ...
+  tensorboard/                        per-epoch scalars (train, validation), config text
+  metrics.json                        eval-set metrics, history, provenance
+"""
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Callable, Dict, Optional, Sequence
+
+import gin
+import keras
+import numpy as np
+
+from tf_kdbias import io_utils
+from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, load_eval_sets
+from tf_kdbias.data.mnist import load_mnist
+from tf_kdbias.data.pipeline import make_dataset
+from tf_kdbias.distill import teacher_cache
+from tf_kdbias.distill.distiller import Distiller
+from tf_kdbias.errors import UserError
+from tf_kdbias.experiments import callbacks as run_callbacks
+from tf_kdbias.experiments import provenance
+from tf_kdbias.metrics.evaluation import evaluate_logits
+
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+
+
+@gin.configurable
+@dataclasses.dataclass
+class TrainSettings:
+    """How a model is fit.
+
+    Args:
+      epochs: passes over the training split.
+      batch_size: examples per step.
+      seed: seeds weights, dropout, shuffling and the validation carve-out.
+      validation_size: training examples held out for validation.
+      train_size: keep only this many training examples (None: all).
+      trajectory_checkpoints: save weights at epochs 0, 1, 2, 4, ... and last.
+      jit_compile: True, False or 'auto' (XLA on GPU unless the model has a
+        cuDNN LSTM; off on CPU, where it slows convolutions down).
+      deterministic: enable TF op determinism (same seed -> same numbers).
+    """
+
+    epochs: int = gin.REQUIRED
+    batch_size: int = 128
+    seed: int = 0
+    validation_size: int = 5000
+    train_size: Optional[int] = None
+    trajectory_checkpoints: bool = True
+    jit_compile: object = "auto"
+    deterministic: bool = False
+
+
+@gin.configurable
+def make_optimizer(steps_per_epoch: int, name: str = "adam", learning_rate: float = 1e-3,
+                   schedule: str = "constant", first_decay_epochs: float = 10.0,
+                   alpha: float = 0.0) -> keras.optimizers.Optimizer:
+    """An optimizer with a constant or cosine-restarts learning rate.
+
+    Args:
+      steps_per_epoch: filled in by the run.
+      name: 'adam' or 'sgd'.
+      learning_rate: the (initial) learning rate.
+      schedule: 'constant' or 'cosine_restarts' (SGDR; the paper's students).
+      first_decay_epochs: length of the first cosine period, in epochs.
+      alpha: floor of the cosine, as a fraction of the learning rate.
+    """
+    if schedule == "cosine_restarts":
+        learning_rate = keras.optimizers.schedules.CosineDecayRestarts(
+            learning_rate, max(1, int(first_decay_epochs * steps_per_epoch)), alpha=alpha)
+    elif schedule != "constant":
+        raise UserError(f"Unknown learning-rate schedule {schedule!r}; "
+                        "use 'constant' or 'cosine_restarts'.")
+    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    if name not in optimizers:
+        raise UserError(f"Unknown optimizer {name!r}; use one of {sorted(optimizers)}.")
+    return optimizers[name](learning_rate)
+
+
+def resolve_jit_compile(setting, model: keras.Model) -> bool:
+    """XLA policy: 'auto' means on for GPU, off on CPU, never for cuDNN LSTMs."""
+    if setting != "auto":
+        return bool(setting)
+    has_lstm = any(isinstance(layer, keras.layers.LSTM) for layer in model._flatten_layers())
+    return keras.config.backend() != "numpy" and _has_gpu() and not has_lstm
+
+
+def _has_gpu() -> bool:
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+        return bool(tf.config.list_physical_devices("GPU"))
+    if keras.config.backend() == "jax":
+        import jax
+        return any(d.platform == "gpu" for d in jax.devices())
+    return False
+
+
+def load_teacher(teacher_dir: str) -> keras.Model:
+    """Loads a finished run's model; a missing checkpoint is an error."""
+    path = os.path.join(teacher_dir, MODEL_FILE)
+    if not os.path.exists(path):
+        raise UserError(
+            f"Teacher run {teacher_dir!r} has no {MODEL_FILE}: it never finished "
+            "training. Train it first (scripts/train.py --workdir=...) or point "
+            "--teacher_dir at a finished run; the suite never distils from a "
+            "random teacher.")
+    teacher = keras.saving.load_model(path, compile=False)
+    teacher.trainable = False
+    return teacher
+
+
+def _verbosity() -> int:
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _callbacks(run_dir: str, settings: TrainSettings):
+    cbs = [run_callbacks.StopOnNonFiniteLoss(),
+           keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+           # update_freq must stay 'epoch': an int silently drops epoch summaries.
+           keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq="epoch",
+                                       write_graph=False)]
+    if settings.trajectory_checkpoints:
+        cbs.append(run_callbacks.TrajectoryCheckpoint(
+            os.path.join(run_dir, "trajectory"), settings.epochs))
+    return cbs
+
+
+def _save_model_atomic(model: keras.Model, path: str) -> None:
+    tmp = path + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+@gin.configurable
+def run_training(run_dir: str, data_dir: Optional[str] = None,
+                 teacher_dir: Optional[str] = None,
+                 model_fn: Callable[[], keras.Model] = gin.REQUIRED,
+                 eval_sets: Sequence[str] = MNIST_EVAL_SETS,
+                 use_teacher_cache: bool = True,
+                 teacher_cache_dtype: str = "float32") -> Dict:
+    """Trains `model_fn()` on MNIST (distilling from `teacher_dir` if given).
+
+    Args:
+      run_dir: output folder (created; resumed if it holds a backup).
+      data_dir: local data folder or None for TFDS.
+      teacher_dir: a finished run whose model is the teacher; None trains on
+        gold labels alone.
+      model_fn: builds the (student) model.
+      eval_sets: named sets evaluated at the end (see data.eval_sets).
+      use_teacher_cache: precompute teacher logits once (inference mode)
+        instead of running the teacher at every step.
+      teacher_cache_dtype: 'float32' or 'float16' for cached logits.
+
+    Returns:
+      The metrics written to `run_dir/metrics.json`.
+    """
+    start = time.time()
+    settings = TrainSettings()
+    _check_writable(run_dir)
+    eval_data = load_eval_sets(eval_sets, data_dir)  # Fail early on bad names.
+    keras.utils.set_random_seed(settings.seed)
+    if settings.deterministic:
+        import tensorflow as tf
+        tf.config.experimental.enable_op_determinism()
+    splits = load_mnist(data_dir, validation_size=settings.validation_size,
+                        seed=settings.seed, train_size=settings.train_size)
+    model = model_fn()
+    steps_per_epoch = -(-len(splits.train) // settings.batch_size)
+    optimizer = make_optimizer(steps_per_epoch)
+    jit = resolve_jit_compile(settings.jit_compile, model)
+
+    teacher_logits = {"train": None, "validation": None}
+    if teacher_dir is None:
+        trainer = model
+        trainer.compile(optimizer=optimizer,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                        jit_compile=jit)
+    else:
+        teacher = load_teacher(teacher_dir)
+        trainer = Distiller(student=model, teacher=teacher)
+        if use_teacher_cache and not (trainer.teacher_training or trainer.online):
+            model_path = os.path.join(teacher_dir, MODEL_FILE)
+            for split in ("train", "validation"):
+                teacher_logits[split] = teacher_cache.teacher_logits(
+                    teacher, teacher_dir, model_path, split,
+                    getattr(splits, split).images, dtype=teacher_cache_dtype)
+        trainer.compile(optimizer=optimizer, jit_compile=jit)
+
+    train_ds = make_dataset(splits.train.images, splits.train.labels, teacher_logits["train"],
+                            batch_size=settings.batch_size, shuffle=True, seed=settings.seed)
+    validation_ds = make_dataset(splits.validation.images, splits.validation.labels,
+                                 teacher_logits["validation"], batch_size=1000)
+    provenance.write_config(run_dir, "config.gin", gin.config_str())
+    history = trainer.fit(train_ds, validation_data=validation_ds, epochs=settings.epochs,
+                          callbacks=_callbacks(run_dir, settings), verbose=_verbosity(),
+                          shuffle=False)  # The dataset shuffles itself.
+    _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
+
+    results = {name: evaluate_logits(model.predict(split.images, batch_size=1000, verbose=0),
+                                     split.labels) for name, split in eval_data.items()}
+    metrics = {
+        "model": model.name,
+        "teacher_dir": os.path.abspath(teacher_dir) if teacher_dir else None,
+        "seed": settings.seed,
+        "epochs": settings.epochs,
+        "eval": results,
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "wall_time_s": round(time.time() - start, 2),
+        **provenance.provenance(),
+    }
+    provenance.write_config(run_dir, "operative_config.gin", gin.operative_config_str())
+    io_utils.write_json_atomic(os.path.join(run_dir, METRICS_FILE), metrics)
+    return metrics
+
+
+def _check_writable(run_dir: str) -> None:
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write_probe")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"Cannot write to the run directory {run_dir!r} ({e.strerror}); "
+                        "choose a --workdir you can write to.") from e
+
+
+def format_eval_table(results: Dict[str, Dict[str, float]]) -> str:
+    """A Markdown table of eval-set metrics."""
+    lines = ["| eval set | accuracy | ece | nll |", "|---|---|---|---|"]
+    for name, m in results.items():
+        lines.append(f"| {name} | {m['accuracy']:.4f} | {m['ece']:.4f} | {m['nll']:.4f} |")
+    return "\n".join(lines)
