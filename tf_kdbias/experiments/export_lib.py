@@ -3,7 +3,9 @@
 import os
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments.run_lib import MODEL_FILE
+from tf_kdbias import io_utils
+from tf_kdbias.experiments.run_lib import METRICS_FILE, MODEL_FILE
+from tf_kdbias.experiments.tasks import task_by_name
 
 
 def load_run_model(run_dir: str):
@@ -18,29 +20,30 @@ def load_run_model(run_dir: str):
     return keras.saving.load_model(path, compile=False)
 
 
+def run_task(run_dir: str):
+    """The task a run was trained on (recorded in its metrics.json)."""
+    path = os.path.join(run_dir, METRICS_FILE)
+    name = io_utils.read_json(path).get("task", "mnist") if os.path.exists(path) else "mnist"
+    return task_by_name(name)
+
+
 def export_saved_model(run_dir: str, export_dir: str) -> str:
     """Writes a SavedModel whose `serving_default` maps raw inputs to logits.
 
-    For image models the signature takes `image`: uint8 [None, 28, 28, 1]
-    (the model scales pixels itself) and returns `logits`: float32
-    [None, classes].
+    The run's task defines the signature: for MNIST it takes `image`: uint8
+    [None, 28, 28, 1] (the model scales pixels itself) and returns `logits`:
+    float32 [None, 10].
     """
     import keras
-    import tensorflow as tf
 
     model = load_run_model(run_dir)
+    serve, input_signature = run_task(run_dir).serving_endpoint(model, run_dir)
     if os.path.exists(export_dir) and os.listdir(export_dir):
         raise UserError(f"Export dir {export_dir!r} exists and is not empty; "
                         "choose a new --export_dir or remove it.")
-    input_spec = tf.TensorSpec([None] + list(model.input.shape[1:]),
-                               tf.as_dtype(model.input.dtype), name="image")
-
-    def serve(image):
-        return {"logits": tf.cast(model(image, training=False), tf.float32)}
-
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serve, input_signature=[input_spec])
+    archive.add_endpoint("serving_default", serve, input_signature=input_signature)
     tmp_dir = export_dir.rstrip("/") + ".tmp"
     archive.write_out(tmp_dir, verbose=False)
     if os.path.exists(export_dir):

@@ -1,5 +1,7 @@
 """Parsing gin files and bindings with errors a user can act on."""
 
+import importlib
+import importlib.util
 import os
 from typing import Sequence
 
@@ -15,12 +17,11 @@ def register_configurables() -> None:
     # pylint: disable=unused-import,import-outside-toplevel
     from tf_kdbias.data import eval_sets  # noqa: F401
     from tf_kdbias.distill import distiller, schedules  # noqa: F401
-    from tf_kdbias.experiments import reproduce_lib, run_lib  # noqa: F401
+    from tf_kdbias.experiments import reproduce_lib, run_lib, tasks  # noqa: F401
     from tf_kdbias.models import cnn, mlp  # noqa: F401
-    try:
-        from tf_kdbias.models import sva  # noqa: F401  (SVA models, when present)
-    except ImportError:
-        pass
+    for optional in ("tf_kdbias.experiments.sva_task", "tf_kdbias.models.sva"):
+        if importlib.util.find_spec(optional) is not None:
+            importlib.import_module(optional)
 
 
 def _resolve_gin_file(path: str) -> str:

@@ -27,7 +27,6 @@ from tf_kdbias.experiments.gin_utils import REPO_ROOT
 from tf_kdbias.experiments.run_lib import METRICS_FILE
 
 PAPER_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_results.json")
-METRICS = ("accuracy", "ece", "nll")
 
 
 @gin.configurable
@@ -146,17 +145,23 @@ def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict
     for student, teacher in setups:
         group = [r for r in runs if (r.student, r.teacher) == (student, teacher)]
         evals = [io_utils.read_json(os.path.join(r.run_dir, METRICS_FILE))["eval"] for r in group]
-        for eval_set in evals[0]:
-            for metric in METRICS:
-                values = [float(e[eval_set][metric]) for e in evals]
-                rows.append({
-                    "student": student, "teacher": teacher, "eval_set": eval_set,
-                    "metric": metric, "mean": float(np.mean(values)),
-                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                    "n": len(values), "values": values,
-                    "runs": [os.path.relpath(r.run_dir, workdir) for r in group],
-                })
+        for eval_set, metrics in evals[0].items():
+            for metric in metrics:
+                values = [e[eval_set][metric] for e in evals]
+                rows.append({"student": student, "teacher": teacher, "eval_set": eval_set,
+                             "metric": metric, **summarize(values),
+                             "runs": [os.path.relpath(r.run_dir, workdir) for r in group]})
     return {"experiment": experiment.name, "rows": rows}
+
+
+def summarize(values: Sequence[Optional[float]]) -> Dict:
+    """mean/std/n of a metric over seeds; a metric not available stays None."""
+    if any(v is None for v in values):
+        return {"mean": None, "std": None, "n": len(values), "values": list(values)}
+    values = [float(v) for v in values]
+    return {"mean": float(np.mean(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "n": len(values), "values": values}
 
 
 def paper_rows(section: Optional[str]) -> List[Dict]:
@@ -177,9 +182,14 @@ def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = 
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
         ref = paper_by_key.get(key(row))
-        ours = f"{row['mean']:.4f} ± {row['std']:.4f} ({row['n']})"
-        paper_cell = f"{ref['mean']:.3f} ± {ref.get('std', 0):.4f}" if ref else "—"
-        diff = f"{row['mean'] - ref['mean']:+.4f}" if ref else "—"
+        if ref is None and row["eval_set"].endswith("/test"):
+            ref = paper_by_key.get(key({**row, "eval_set": None}))  # Paper rows without a set.
+        available = row["mean"] is not None
+        ours = f"{row['mean']:.4f} ± {row['std']:.4f} ({row['n']})" if available else "n/a"
+        paper_cell = "—"
+        if ref:
+            paper_cell = f"{ref['mean']:.3f}" + (f" ± {ref['std']:.4f}" if "std" in ref else " (approx)")
+        diff = f"{row['mean'] - ref['mean']:+.4f}" if ref and available else "—"
         lines.append(f"| {row['student']} | {row['teacher'] or '—'} | {row['eval_set']} | "
                      f"{row['metric']} | {ours} | {paper_cell} | {diff} |")
     return "\n".join(lines) + "\n"

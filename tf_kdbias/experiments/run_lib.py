@@ -20,15 +20,14 @@ import keras
 import numpy as np
 
 from tf_kdbias import io_utils
-from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, load_eval_sets
-from tf_kdbias.data.mnist import load_mnist
+from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS
 from tf_kdbias.data.pipeline import make_dataset
 from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import callbacks as run_callbacks
 from tf_kdbias.experiments import provenance
-from tf_kdbias.metrics.evaluation import evaluate_logits
+from tf_kdbias.experiments.tasks import MnistTask, Task
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
@@ -43,8 +42,6 @@ class TrainSettings:
       epochs: passes over the training split.
       batch_size: examples per step.
       seed: seeds weights, dropout, shuffling and the validation carve-out.
-      validation_size: training examples held out for validation.
-      train_size: keep only this many training examples (None: all).
       trajectory_checkpoints: save weights at epochs 0, 1, 2, 4, ... and last.
       jit_compile: True, False or 'auto' (XLA on GPU unless the model has a
         cuDNN LSTM; off on CPU, where it slows convolutions down).
@@ -54,8 +51,6 @@ class TrainSettings:
     epochs: int = gin.REQUIRED
     batch_size: int = 128
     seed: int = 0
-    validation_size: int = 5000
-    train_size: Optional[int] = None
     trajectory_checkpoints: bool = True
     jit_compile: object = "auto"
     deterministic: bool = False
@@ -145,10 +140,11 @@ def _save_model_atomic(model: keras.Model, path: str) -> None:
 def run_training(run_dir: str, data_dir: Optional[str] = None,
                  teacher_dir: Optional[str] = None,
                  model_fn: Callable[[], keras.Model] = gin.REQUIRED,
+                 task: Optional[Task] = None,
                  eval_sets: Sequence[str] = MNIST_EVAL_SETS,
                  use_teacher_cache: bool = True,
                  teacher_cache_dtype: str = "float32") -> Dict:
-    """Trains `model_fn()` on MNIST (distilling from `teacher_dir` if given).
+    """Trains `model_fn()` on `task` (distilling from `teacher_dir` if given).
 
     Args:
       run_dir: output folder (created; resumed if it holds a backup).
@@ -156,6 +152,7 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
       teacher_dir: a finished run whose model is the teacher; None trains on
         gold labels alone.
       model_fn: builds the (student) model.
+      task: supplies data, evaluation and export (default: MnistTask()).
       eval_sets: named sets evaluated at the end (see data.eval_sets).
       use_teacher_cache: precompute teacher logits once (inference mode)
         instead of running the teacher at every step.
@@ -167,49 +164,50 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     start = time.time()
     settings = TrainSettings()
     _check_writable(run_dir)
-    eval_data = load_eval_sets(eval_sets, data_dir)  # Fail early on bad names.
+    task = task or MnistTask()
+    eval_sets = task.expand_eval_sets(eval_sets)  # Fail early on bad names.
     keras.utils.set_random_seed(settings.seed)
     if settings.deterministic:
         import tensorflow as tf
         tf.config.experimental.enable_op_determinism()
-    splits = load_mnist(data_dir, validation_size=settings.validation_size,
-                        seed=settings.seed, train_size=settings.train_size)
+    train, validation = task.load_training_splits(data_dir, settings.seed)
     model = model_fn()
-    steps_per_epoch = -(-len(splits.train) // settings.batch_size)
+    steps_per_epoch = -(-len(train) // settings.batch_size)
     optimizer = make_optimizer(steps_per_epoch)
     jit = resolve_jit_compile(settings.jit_compile, model)
 
     teacher_logits = {"train": None, "validation": None}
     if teacher_dir is None:
         trainer = model
-        trainer.compile(optimizer=optimizer,
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                        jit_compile=jit)
+        trainer.compile(optimizer=optimizer, loss=task.training_loss(),
+                        metrics=task.training_metrics(), jit_compile=jit)
     else:
         teacher = load_teacher(teacher_dir)
         trainer = Distiller(student=model, teacher=teacher)
         if use_teacher_cache and not (trainer.teacher_training or trainer.online):
             model_path = os.path.join(teacher_dir, MODEL_FILE)
-            for split in ("train", "validation"):
-                teacher_logits[split] = teacher_cache.teacher_logits(
-                    teacher, teacher_dir, model_path, split,
-                    getattr(splits, split).images, dtype=teacher_cache_dtype)
+            for split_name, split in (("train", train), ("validation", validation)):
+                teacher_logits[split_name] = teacher_cache.teacher_logits(
+                    teacher, teacher_dir, model_path, split_name, split.inputs,
+                    dtype=teacher_cache_dtype)
         trainer.compile(optimizer=optimizer, jit_compile=jit)
 
-    train_ds = make_dataset(splits.train.images, splits.train.labels, teacher_logits["train"],
-                            batch_size=settings.batch_size, shuffle=True, seed=settings.seed)
-    validation_ds = make_dataset(splits.validation.images, splits.validation.labels,
-                                 teacher_logits["validation"], batch_size=1000)
+    train_ds = make_dataset(train.inputs, train.labels, teacher_logits["train"],
+                            batch_size=settings.batch_size, shuffle=True, seed=settings.seed,
+                            sample_weight=train.sample_weight)
+    validation_ds = make_dataset(validation.inputs, validation.labels,
+                                 teacher_logits["validation"], batch_size=1000,
+                                 sample_weight=validation.sample_weight)
     provenance.write_config(run_dir, "config.gin", gin.config_str())
+    task.save_assets(run_dir)
     history = trainer.fit(train_ds, validation_data=validation_ds, epochs=settings.epochs,
                           callbacks=_callbacks(run_dir, settings), verbose=_verbosity(),
                           shuffle=False)  # The dataset shuffles itself.
     _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
 
-    results = {name: evaluate_logits(model.predict(split.images, batch_size=1000, verbose=0),
-                                     split.labels) for name, split in eval_data.items()}
+    results = task.evaluate(model, data_dir, eval_sets)
     metrics = {
+        "task": task.name,
         "model": model.name,
         "teacher_dir": os.path.abspath(teacher_dir) if teacher_dir else None,
         "seed": settings.seed,
@@ -236,9 +234,12 @@ def _check_writable(run_dir: str) -> None:
                         "choose a --workdir you can write to.") from e
 
 
-def format_eval_table(results: Dict[str, Dict[str, float]]) -> str:
-    """A Markdown table of eval-set metrics."""
-    lines = ["| eval set | accuracy | ece | nll |", "|---|---|---|---|"]
-    for name, m in results.items():
-        lines.append(f"| {name} | {m['accuracy']:.4f} | {m['ece']:.4f} | {m['nll']:.4f} |")
+def format_eval_table(results: Dict[str, Dict[str, Optional[float]]]) -> str:
+    """A Markdown table: one row per eval set, one column per metric."""
+    metrics = list(dict.fromkeys(m for values in results.values() for m in values))
+    lines = ["| eval set | " + " | ".join(metrics) + " |",
+             "|---" * (len(metrics) + 1) + "|"]
+    for name, values in results.items():
+        cells = ["n/a" if values.get(m) is None else f"{values[m]:.4f}" for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

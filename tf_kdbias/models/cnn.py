@@ -5,6 +5,8 @@ from typing import Sequence
 import gin
 import keras
 
+from tf_kdbias.models.channel_maxout import ChannelMaxout
+
 PENULTIMATE = "penultimate"
 LOGITS = "logits"
 
@@ -46,8 +48,6 @@ def build_cnn(filters: Sequence[int] = (128, 64, 64),
     >>> model(np.zeros((2, 28, 28, 1), "uint8")).shape
     (2, 10)
     """
-    from tf_kdbias.models.channel_maxout import ChannelMaxout
-
     if not len(filters) == len(maxout_units) == len(pool_sizes):
         raise ValueError("filters, maxout_units and pool_sizes need one entry "
                          f"per block; got {filters}, {maxout_units}, {pool_sizes}.")

@@ -1,0 +1,330 @@
+"""Runs every analysis of a workdir and writes `W/analysis/`.
+
+  W/analysis/analysis.json   matrices, MDS coordinates, trajectories,
+                             reliability bins, interpolation curves and
+                             barriers, each with the run names they refer to
+  W/analysis/*.png           the figures
+  W/analysis/tensorboard/    the same figures as TensorBoard images
+
+Runs are only read: models are loaded into memory and nothing is saved back.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from tf_kdbias import io_utils
+from tf_kdbias.analysis import (behaviour, calibration_plots, interpolation, mds,
+                                representations, similarity, trajectories)
+from tf_kdbias.analysis.workdir import RunInfo, list_runs, setup_label, teacher_run
+from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_eval_sets, load_eval_set
+from tf_kdbias.data.mnist import ImageSplit, load_mnist
+from tf_kdbias.errors import UserError
+
+ANALYSIS_DIR = "analysis"
+ANALYSIS_FILE = "analysis.json"
+MEASURES = ("rsa", "linear_cka", "debiased_cka")
+MEASURE_LABELS = {"rsa": "RSA", "linear_cka": "linear CKA", "debiased_cka": "debiased CKA"}
+TRAIN = "train"
+
+
+@dataclasses.dataclass
+class AnalysisSettings:
+    """What to analyse.
+
+    Args:
+      eval_set: set for per-sample behaviour, representations and the
+        interpolation's held-out loss.
+      num_examples: size of the fixed subset of `eval_set` used for
+        representations (and of the training subset used for path losses).
+      seed: seeds the subsets, MDS and the Dropout masks of BN re-estimation.
+      calibration_sets: eval sets with reliability diagrams (whole sets).
+      trajectory_runs: run names ('cnn_to_mlp/seed_0') whose checkpoints are
+        embedded; None takes the lowest seed of every setup; empty skips.
+      pair_mode: 'same_setup', 'same_architecture' or 'none' (no basins).
+      num_points: points on each interpolation path, endpoints included.
+      bn_examples: training examples for BatchNorm re-estimation per point.
+      tensorboard: also write the figures as TensorBoard images.
+    """
+
+    eval_set: str = "mnist_c/translate"
+    num_examples: int = 1000
+    seed: int = 0
+    calibration_sets: Sequence[str] = MNIST_EVAL_SETS
+    trajectory_runs: Optional[Sequence[str]] = None
+    pair_mode: str = "same_architecture"
+    num_points: int = interpolation.DEFAULT_POINTS
+    bn_examples: int = 2048
+    tensorboard: bool = True
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _jsonable(value):
+    """numpy -> Python, and NaN/Inf -> None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _check_settings(settings: AnalysisSettings) -> None:
+    expand_eval_sets([settings.eval_set, *settings.calibration_sets])  # UserError if unknown.
+    if settings.num_examples < 4:
+        raise UserError(f"--num_examples={settings.num_examples} is too small; debiased CKA "
+                        "needs at least 4 examples (1000 is the default).")
+    if settings.num_points < 2:
+        raise UserError(f"--num_points={settings.num_points}: a path needs at least its "
+                        "two endpoints.")
+    if settings.pair_mode not in ("same_setup", "same_architecture", "none"):
+        raise UserError(f"Unknown --pairs={settings.pair_mode!r}; use same_setup, "
+                        "same_architecture or none.")
+
+
+def _model_outputs(runs: Sequence[RunInfo], eval_data: Dict[str, ImageSplit],
+                   subset: np.ndarray, eval_set: str) -> Dict[str, List]:
+    """Full-set logits per eval set and subset features, one model at a time."""
+    outputs = {"logits": {name: [] for name in eval_data}, "features": []}
+    for run in runs:
+        _log(f"  reading {run.name}")
+        model = representations.load_run_model(run)
+        for name, split in eval_data.items():
+            outputs["logits"][name].append(representations.predict_logits(model, split.images))
+        _, features = representations.logits_and_penultimate(
+            model, eval_data[eval_set].images[subset])
+        outputs["features"].append(features)
+    return outputs
+
+
+def similarity_summary(runs: Sequence[RunInfo], matrices: Dict[str, np.ndarray]) -> Dict:
+    """Similarity of each run to its own teacher, and mean similarity of each
+    setup's runs to the runs of every setup trained alone (e.g. to 'cnn')."""
+    index = {run.name: i for i, run in enumerate(runs)}
+    own_teacher = {}
+    for i, run in enumerate(runs):
+        teacher = teacher_run(run, list(runs))
+        if teacher is not None:
+            j = index[teacher.name]
+            own_teacher[run.name] = {"teacher": teacher.name,
+                                     **{m: float(matrices[m][i, j]) for m in matrices}}
+    references = [s for s in dict.fromkeys(r.setup for r in runs) if "_to_" not in s]
+    to_setup = {}
+    for reference in references:
+        to_setup[reference] = {}
+        for setup in dict.fromkeys(r.setup for r in runs):
+            pairs = [(i, j) for i, a in enumerate(runs) for j, b in enumerate(runs)
+                     if a.setup == setup and b.setup == reference and i != j]
+            to_setup[reference][setup] = {
+                m: (float(np.mean([matrices[m][i, j] for i, j in pairs])) if pairs else None)
+                for m in matrices}
+    return {"to_own_teacher": own_teacher, "mean_to_setup": to_setup}
+
+
+def _trajectory_choice(runs: Sequence[RunInfo], names: Optional[Sequence[str]]) -> List[RunInfo]:
+    if names is None:
+        first_seed = {}
+        for run in runs:
+            first_seed.setdefault(run.setup, run)
+        return list(first_seed.values())
+    by_name = {run.name: run for run in runs}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise UserError(f"--trajectory_runs names unknown runs {unknown}; choose among "
+                        f"{sorted(by_name)}.")
+    return [by_name[n] for n in names]
+
+
+def _analyse_trajectories(runs, images, settings, out_dir, figures) -> Dict:
+    chosen = _trajectory_choice(runs, settings.trajectory_runs)
+    if not chosen:
+        return {}
+    _log(f"Trajectories of {len(chosen)} runs")
+    points = trajectories.checkpoint_representations(chosen, images)
+    if len(points) < 2:
+        return {}
+    embedded = trajectories.embed_trajectories(points, ("rsa", "linear_cka"), seed=settings.seed)
+    figures["trajectories"] = trajectories.plot_trajectories(
+        points, {MEASURE_LABELS[m]: np.asarray(e["coordinates"]) for m, e in embedded.items()},
+        {r.name: r.short_label for r in chosen}, os.path.join(out_dir, "trajectories.png"))
+    return {"checkpoints": [{"run": p["run"], "epoch": p["epoch"]} for p in points],
+            **embedded}
+
+
+def _analyse_calibration(runs, labels_by_set, logits_by_set, out_dir, figures) -> Dict:
+    result = {}
+    for eval_set, logits in logits_by_set.items():
+        diagrams = {}
+        for setup in dict.fromkeys(r.setup for r in runs):
+            members = [logits[i] for i, r in enumerate(runs) if r.setup == setup]
+            diagrams[setup] = calibration_plots.reliability(members, labels_by_set[eval_set])
+        slug = eval_set.replace("/", "_")
+        figures[f"reliability_{slug}"] = calibration_plots.plot_reliability(
+            diagrams, eval_set, os.path.join(out_dir, f"reliability_{slug}.png"))
+        result[eval_set] = diagrams
+    return result
+
+
+def _training_subsets(data_dir, settings) -> Dict[str, np.ndarray]:
+    """Disjoint seeded training subsets: BN re-estimation and path losses."""
+    train = load_mnist(data_dir, validation_size=0).train
+    order = np.random.default_rng(settings.seed).permutation(len(train))
+    bn = order[:settings.bn_examples]
+    loss = np.sort(order[settings.bn_examples:settings.bn_examples + settings.num_examples])
+    return {"bn_images": train.images[bn], "loss_split": train.take(loss)}
+
+
+def _analyse_basins(runs, eval_subset: ImageSplit, settings, data_dir, out_dir, figures) -> Dict:
+    if settings.pair_mode == "none":
+        return {}
+    pairs = interpolation.choose_pairs(runs, settings.pair_mode)
+    if not pairs:
+        _log("Basins: no two runs share an architecture; skipped")
+        return {"pairs": []}
+    subsets = _training_subsets(data_dir, settings)
+    datasets = {TRAIN: subsets["loss_split"], settings.eval_set: eval_subset}
+    results = []
+    for k, (run_a, run_b) in enumerate(pairs, 1):
+        _log(f"  path {k}/{len(pairs)}: {run_a.name} -- {run_b.name}")
+        path = interpolation.interpolation_path(
+            representations.load_run_model(run_a), representations.load_run_model(run_b),
+            datasets, subsets["bn_images"], settings.num_points, seed=settings.seed)
+        results.append({"runs": [run_a.name, run_b.name], "setups": [run_a.setup, run_b.setup],
+                        "label": f"{run_a.short_label} – {run_b.short_label}", **path})
+    figures["interpolation"] = interpolation.plot_paths(
+        results, list(datasets), os.path.join(out_dir, "interpolation.png"))
+    return {"pair_mode": settings.pair_mode, "datasets": list(datasets),
+            "bn_examples": settings.bn_examples, "pairs": results,
+            "mean_barrier": _mean_barriers(results)}
+
+
+def _mean_barriers(pairs: Sequence[Dict]) -> Dict:
+    """Mean loss barrier per (setup, setup) kind of pair and dataset."""
+    groups = {}
+    for pair in pairs:
+        key = " vs ".join(setup_label(s) for s in sorted(pair["setups"]))
+        for name, value in pair["barrier"].items():
+            groups.setdefault(key, {}).setdefault(name, []).append(value["loss"])
+    return {key: {name: {"loss_barrier": float(np.mean(v)), "n": len(v)}
+                  for name, v in by_set.items()}
+            for key, by_set in groups.items()}
+
+
+def write_tensorboard_images(figures: Dict[str, str], logdir: str) -> None:
+    """Each PNG as a TensorBoard image summary named after the figure."""
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(logdir)
+    with writer.as_default():
+        for name, path in figures.items():
+            image = tf.io.decode_png(tf.io.read_file(path), channels=4)
+            tf.summary.image(name, image[None], step=0)
+    writer.close()
+
+
+def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
+                    settings: Optional[AnalysisSettings] = None) -> Dict:
+    """Runs all analyses on the finished runs of `workdir`; returns analysis.json.
+
+    Args:
+      workdir: a reproduce workdir (runs/<setup>/seed_<k>/).
+      data_dir: data folder (None: $TF_KDBIAS_DATA_DIR or TFDS).
+      settings: what to analyse (defaults: AnalysisSettings()).
+    """
+    start = time.time()
+    settings = settings or AnalysisSettings()
+    _check_settings(settings)
+    runs = list_runs(workdir)
+    out_dir = os.path.join(os.path.abspath(workdir), ANALYSIS_DIR)
+    figures: Dict[str, str] = {}
+    set_names = list(dict.fromkeys([settings.eval_set,
+                                    *expand_eval_sets(settings.calibration_sets)]))
+    eval_data = {name: load_eval_set(name, data_dir) for name in set_names}
+    subset = representations.seeded_subset(len(eval_data[settings.eval_set]),
+                                            settings.num_examples, settings.seed)
+    eval_subset = eval_data[settings.eval_set].take(subset)
+
+    _log(f"Reading {len(runs)} runs")
+    outputs = _model_outputs(runs, eval_data, subset, settings.eval_set)
+    _log("Similarity matrices")
+    matrices = {m: similarity.pairwise_similarity(outputs["features"], similarity.SIMILARITIES[m])
+                for m in MEASURES}
+    embeddings = {m: mds.embed(mds.dissimilarity_from_similarity(matrices[m]), seed=settings.seed)
+                  for m in MEASURES}
+    figures["mds_runs"] = mds.plot_runs(
+        {MEASURE_LABELS[m]: embeddings[m]["coordinates"] for m in ("rsa", "linear_cka")},
+        runs, os.path.join(out_dir, "mds_runs.png"),
+        title=f"Penultimate layer on {len(subset)} examples of {settings.eval_set}")
+    trajectory = _analyse_trajectories(runs, eval_subset.images, settings, out_dir, figures)
+    _log("Reliability diagrams")
+    calibration_sets = expand_eval_sets(settings.calibration_sets)
+    calibration = _analyse_calibration(
+        runs, {n: eval_data[n].labels for n in calibration_sets},
+        {n: outputs["logits"][n] for n in calibration_sets}, out_dir, figures)
+    _log("Basins")
+    basins = _analyse_basins(runs, eval_subset, settings, data_dir, out_dir, figures)
+
+    analysis = {
+        "workdir": os.path.abspath(workdir),
+        "settings": dataclasses.asdict(settings),
+        "runs": [{"name": r.name, "setup": r.setup, "label": r.label, "student": r.student,
+                  "teacher": r.teacher, "seed_index": r.seed_index} for r in runs],
+        "representation_examples": {"eval_set": settings.eval_set, "indices": subset},
+        "behaviour": {"eval_set": settings.eval_set,
+                      **behaviour.behaviour_matrices(outputs["logits"][settings.eval_set],
+                                                     eval_data[settings.eval_set].labels)},
+        "similarity": {m: matrices[m] for m in MEASURES},
+        "similarity_summary": similarity_summary(runs, matrices),
+        "mds": {m: {"coordinates": embeddings[m]["coordinates"],
+                    "stress": embeddings[m]["stress"]} for m in MEASURES},
+        "trajectories": trajectory,
+        "calibration": calibration,
+        "interpolation": basins,
+        "figures": {name: os.path.basename(path) for name, path in figures.items()},
+        "wall_time_s": round(time.time() - start, 1),
+    }
+    if settings.tensorboard:
+        write_tensorboard_images(figures, os.path.join(out_dir, "tensorboard"))
+    io_utils.write_json_atomic(os.path.join(out_dir, ANALYSIS_FILE), _jsonable(analysis))
+    return analysis
+
+
+def _cell(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def format_summary(analysis: Dict) -> str:
+    """Markdown tables of the headline numbers of an analysis."""
+    lines = [f"# Analysis of {analysis['workdir']}", ""]
+    for reference, by_setup in analysis["similarity_summary"]["mean_to_setup"].items():
+        lines += [f"Mean similarity to the {setup_label(reference)} runs "
+                  f"(penultimate layer, {analysis['settings']['eval_set']}):", "",
+                  "| setup | RSA | linear CKA | debiased CKA |", "|---|---|---|---|"]
+        lines += [f"| {setup_label(setup)} | {_cell(v['rsa'])} | {_cell(v['linear_cka'])} | "
+                  f"{_cell(v['debiased_cka'])} |" for setup, v in by_setup.items()]
+        lines.append("")
+    barriers = analysis["interpolation"].get("mean_barrier", {})
+    if barriers:
+        names = analysis["interpolation"]["datasets"]
+        lines += ["Mean loss barrier on the straight line between weights:", "",
+                  "| pair | " + " | ".join(names) + " | pairs |",
+                  "|---|" + "---|" * (len(names) + 1)]
+        for key, by_set in barriers.items():
+            cells = " | ".join(_cell(by_set[n]["loss_barrier"]) for n in names)
+            lines.append(f"| {key} | {cells} | {by_set[names[0]]['n']} |")
+        lines.append("")
+    lines.append(f"Written to {os.path.join(analysis['workdir'], ANALYSIS_DIR)} "
+                 f"in {analysis['wall_time_s']:.0f} s.")
+    return "\n".join(lines)
