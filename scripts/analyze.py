@@ -36,13 +36,17 @@ def main(argv):
     del argv
 
     def analyze():
-        from tf_kdbias.analysis import report  # Imports TF: after flag parsing.
+        from tf_kdbias.analysis import workdir
+
+        # Without TensorFlow, so a wrong --workdir fails in a second.
+        runs = workdir.list_runs(FLAGS.workdir)
+        from tf_kdbias.analysis import report  # Imports TensorFlow.
 
         settings = report.AnalysisSettings(
             eval_set=FLAGS.eval_set, num_examples=FLAGS.num_examples, seed=FLAGS.seed,
             calibration_sets=FLAGS.calibration_sets, trajectory_runs=FLAGS.trajectory_runs,
             pair_mode=FLAGS.pairs, num_points=FLAGS.num_points, bn_examples=FLAGS.bn_examples)
-        analysis = report.analyze_workdir(FLAGS.workdir, FLAGS.data_dir, settings)
+        analysis = report.analyze_workdir(FLAGS.workdir, FLAGS.data_dir, settings, runs)
         print(report.format_summary(analysis))
 
     cli.run_main(analyze)

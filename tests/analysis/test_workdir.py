@@ -63,3 +63,11 @@ def test_trajectory_checkpoints_are_sorted_by_epoch(tmp_path):
     make_run(tmp_path, "mlp", 0, epochs=(16, 0, 2, 1, 4, 8, 10))
     (run,) = W.list_runs(str(tmp_path))
     assert [e for e, _ in W.trajectory_checkpoints(run)] == [0, 1, 2, 4, 8, 10, 16]
+
+
+def test_run_task_defaults_to_mnist(tmp_path):
+    run_dir = make_run(tmp_path, "lstm", 0)
+    (run,) = W.list_runs(str(tmp_path))
+    assert W.run_task(run) == "mnist"  # metrics.json without a task entry.
+    (run_dir / "metrics.json").write_text(json.dumps({"task": "sva"}))
+    assert W.run_task(run) == "sva"

@@ -4,7 +4,6 @@ W/runs/<setup>/seed_<k>/ with model.keras, metrics.json and trajectory/."""
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import keras
@@ -18,11 +17,6 @@ NUM_TRAIN = 384
 EPOCHS = 2
 
 
-def data_dir() -> Path:
-    path = Path(os.environ.get("TF_KDBIAS_DATA_DIR", "../shared/data"))
-    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
-
-
 def read_idx(path: Path, count: int, images: bool) -> np.ndarray:
     """First `count` items of a gzip IDX file (independent of the package loader)."""
     with gzip.open(path, "rb") as f:
@@ -32,8 +26,9 @@ def read_idx(path: Path, count: int, images: bool) -> np.ndarray:
     return values.reshape(count, 28, 28, 1) if images else values.astype(np.int64)
 
 
-def training_data():
-    folder = data_dir() / "mnist"
+def training_data(data_dir: str):
+    """The first NUM_TRAIN MNIST training images and labels."""
+    folder = Path(data_dir) / "mnist"
     return (read_idx(folder / "train-images-idx3-ubyte.gz", NUM_TRAIN, True),
             read_idx(folder / "train-labels-idx1-ubyte.gz", NUM_TRAIN, False))
 
@@ -59,15 +54,15 @@ def train_run(run_dir: Path, architecture: str, seed: int, images, labels,
         model.fit(images, labels, batch_size=64, epochs=1, verbose=0)
         model.save_weights(str(trajectory / f"epoch_{epoch:04d}.weights.h5"))
     model.save(str(run_dir / "model.keras"))
-    metrics = {"model": model.name, "seed": seed, "epochs": EPOCHS,
+    metrics = {"task": "mnist", "model": model.name, "seed": seed, "epochs": EPOCHS,
                "teacher_dir": str(teacher_dir) if teacher_dir else None, "eval": {}}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
-def make_tiny_workdir(root: Path) -> Path:
+def make_tiny_workdir(root: Path, data_dir: str) -> Path:
     """cnn/seed_0, mlp/seed_0, mlp/seed_1, cnn_to_mlp/seed_0 and an unfinished
     mlp_to_mlp/seed_0 (no model.keras), under root/runs."""
-    images, labels = training_data()
+    images, labels = training_data(data_dir)
     runs = root / "runs"
     train_run(runs / "cnn" / "seed_0", "cnn", 1, images, labels)
     train_run(runs / "mlp" / "seed_0", "mlp", 2, images, labels)

@@ -20,7 +20,7 @@ import numpy as np
 from tf_kdbias import io_utils
 from tf_kdbias.analysis import (behaviour, calibration_plots, interpolation, mds,
                                 representations, similarity, trajectories)
-from tf_kdbias.analysis.workdir import RunInfo, list_runs, setup_label, teacher_run
+from tf_kdbias.analysis.workdir import RunInfo, list_runs, run_task, setup_label, teacher_run
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_eval_sets, load_eval_set
 from tf_kdbias.data.mnist import ImageSplit, load_mnist
 from tf_kdbias.errors import UserError
@@ -94,6 +94,14 @@ def _check_settings(settings: AnalysisSettings) -> None:
                         "same_architecture or none.")
 
 
+def _check_image_runs(runs: Sequence[RunInfo]) -> None:
+    """These analyses feed MNIST images; other tasks' runs cannot be read."""
+    others = sorted({f"{run.name} ({run_task(run)})" for run in runs if run_task(run) != "mnist"})
+    if others:
+        raise UserError(f"scripts/analyze.py analyses MNIST runs only; these runs are of "
+                        f"another task: {', '.join(others)}.")
+
+
 def _model_outputs(runs: Sequence[RunInfo], eval_data: Dict[str, ImageSplit],
                    subset: np.ndarray, eval_set: str) -> Dict[str, List]:
     """Full-set logits per eval set and subset features, one model at a time."""
@@ -110,8 +118,14 @@ def _model_outputs(runs: Sequence[RunInfo], eval_data: Dict[str, ImageSplit],
 
 
 def similarity_summary(runs: Sequence[RunInfo], matrices: Dict[str, np.ndarray]) -> Dict:
-    """Similarity of each run to its own teacher, and mean similarity of each
-    setup's runs to the runs of every setup trained alone (e.g. to 'cnn')."""
+    """Similarity of each run to its own teacher, to the same-seed run of every
+    setup trained alone (e.g. 'cnn'), and the mean similarity of each setup's
+    runs to all runs of such a setup.
+
+    Args:
+      runs: the runs, in matrix order.
+      matrices: measure name -> [len(runs), len(runs)] similarity matrix.
+    """
     index = {run.name: i for i, run in enumerate(runs)}
     own_teacher = {}
     for i, run in enumerate(runs):
@@ -121,6 +135,16 @@ def similarity_summary(runs: Sequence[RunInfo], matrices: Dict[str, np.ndarray])
             own_teacher[run.name] = {"teacher": teacher.name,
                                      **{m: float(matrices[m][i, j]) for m in matrices}}
     references = [s for s in dict.fromkeys(r.setup for r in runs) if "_to_" not in s]
+    # Run k of every setup against run k of a reference setup: for 'cnn' this
+    # is exactly the teacher of cnn_to_*/seed_k, so all setups share a yardstick.
+    same_seed = {}
+    for reference in references:
+        same_seed[reference] = {}
+        for i, run in enumerate(runs):
+            for j, other in enumerate(runs):
+                if other.setup == reference and other.seed_index == run.seed_index and i != j:
+                    same_seed[reference][run.name] = {
+                        "reference": other.name, **{m: float(matrices[m][i, j]) for m in matrices}}
     to_setup = {}
     for reference in references:
         to_setup[reference] = {}
@@ -130,10 +154,12 @@ def similarity_summary(runs: Sequence[RunInfo], matrices: Dict[str, np.ndarray])
             to_setup[reference][setup] = {
                 m: (float(np.mean([matrices[m][i, j] for i, j in pairs])) if pairs else None)
                 for m in matrices}
-    return {"to_own_teacher": own_teacher, "mean_to_setup": to_setup}
+    return {"to_own_teacher": own_teacher, "to_same_seed_reference": same_seed,
+            "mean_to_setup": to_setup}
 
 
 def _trajectory_choice(runs: Sequence[RunInfo], names: Optional[Sequence[str]]) -> List[RunInfo]:
+    """The named runs, or by default the lowest-seed run of every setup."""
     if names is None:
         first_seed = {}
         for run in runs:
@@ -148,6 +174,7 @@ def _trajectory_choice(runs: Sequence[RunInfo], names: Optional[Sequence[str]]) 
 
 
 def _analyse_trajectories(runs, images, settings, out_dir, figures) -> Dict:
+    """Checkpoint MDS of the chosen runs; adds 'trajectories' to `figures`."""
     chosen = _trajectory_choice(runs, settings.trajectory_runs)
     if not chosen:
         return {}
@@ -164,6 +191,7 @@ def _analyse_trajectories(runs, images, settings, out_dir, figures) -> Dict:
 
 
 def _analyse_calibration(runs, labels_by_set, logits_by_set, out_dir, figures) -> Dict:
+    """Reliability bins per eval set and setup; one figure per eval set."""
     result = {}
     for eval_set, logits in logits_by_set.items():
         diagrams = {}
@@ -187,6 +215,8 @@ def _training_subsets(data_dir, settings) -> Dict[str, np.ndarray]:
 
 
 def _analyse_basins(runs, eval_subset: ImageSplit, settings, data_dir, out_dir, figures) -> Dict:
+    """Interpolation paths and barriers of the chosen pairs, on a training
+    subset and on the eval subset; adds 'interpolation' to `figures`."""
     if settings.pair_mode == "none":
         return {}
     pairs = interpolation.choose_pairs(runs, settings.pair_mode)
@@ -235,18 +265,21 @@ def write_tensorboard_images(figures: Dict[str, str], logdir: str) -> None:
 
 
 def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
-                    settings: Optional[AnalysisSettings] = None) -> Dict:
+                    settings: Optional[AnalysisSettings] = None,
+                    runs: Optional[Sequence[RunInfo]] = None) -> Dict:
     """Runs all analyses on the finished runs of `workdir`; returns analysis.json.
 
     Args:
       workdir: a reproduce workdir (runs/<setup>/seed_<k>/).
       data_dir: data folder (None: $TF_KDBIAS_DATA_DIR or TFDS).
       settings: what to analyse (defaults: AnalysisSettings()).
+      runs: the runs to analyse (default: `list_runs(workdir)`).
     """
     start = time.time()
     settings = settings or AnalysisSettings()
     _check_settings(settings)
-    runs = list_runs(workdir)
+    runs = list(runs) if runs is not None else list_runs(workdir)
+    _check_image_runs(runs)
     out_dir = os.path.join(os.path.abspath(workdir), ANALYSIS_DIR)
     figures: Dict[str, str] = {}
     set_names = list(dict.fromkeys([settings.eval_set,
@@ -314,6 +347,13 @@ def format_summary(analysis: Dict) -> str:
                   "| setup | RSA | linear CKA | debiased CKA |", "|---|---|---|---|"]
         lines += [f"| {setup_label(setup)} | {_cell(v['rsa'])} | {_cell(v['linear_cka'])} | "
                   f"{_cell(v['debiased_cka'])} |" for setup, v in by_setup.items()]
+        lines.append("")
+    for reference, by_run in analysis["similarity_summary"]["to_same_seed_reference"].items():
+        lines += [f"Similarity of each run to the {setup_label(reference)} run of the same seed:",
+                  "", "| run | reference | RSA | linear CKA | debiased CKA |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {run} | {v['reference']} | {_cell(v['rsa'])} | {_cell(v['linear_cka'])} | "
+                  f"{_cell(v['debiased_cka'])} |" for run, v in by_run.items()]
         lines.append("")
     barriers = analysis["interpolation"].get("mean_barrier", {})
     if barriers:

@@ -102,15 +102,23 @@ def list_runs(workdir: str) -> List[RunInfo]:
     return sorted(runs, key=lambda r: (setup_sort_key(r.setup), r.seed_index))
 
 
+def read_metrics(run: RunInfo) -> dict:
+    """The run's metrics.json, or {} if it has none."""
+    path = os.path.join(run.run_dir, METRICS_FILE)
+    return io_utils.read_json(path) if os.path.exists(path) else {}
+
+
+def run_task(run: RunInfo) -> str:
+    """The task the run trained on ('mnist' for runs older than task names)."""
+    return read_metrics(run).get("task", "mnist")
+
+
 def teacher_run(run: RunInfo, runs: List[RunInfo]) -> Optional[RunInfo]:
     """The run that taught `run`: metrics.json's teacher_dir, else the
     reproduce convention runs/<teacher>/seed_<k> of the same seed index."""
     if run.teacher is None:
         return None
-    metrics_path = os.path.join(run.run_dir, METRICS_FILE)
-    teacher_dir = None
-    if os.path.exists(metrics_path):
-        teacher_dir = io_utils.read_json(metrics_path).get("teacher_dir")
+    teacher_dir = read_metrics(run).get("teacher_dir")
     for candidate in runs:
         if teacher_dir and os.path.realpath(candidate.run_dir) == os.path.realpath(teacher_dir):
             return candidate

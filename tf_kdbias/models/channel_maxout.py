@@ -35,6 +35,8 @@ class ChannelMaxout(keras.layers.Layer):
         self.group_size = channels // self.num_units
 
     def call(self, inputs):
+        if self.group_size == 1:
+            return inputs  # Nothing to pool; skip the reshape and its gradient.
         shape = ops.shape(inputs)
         grouped = ops.reshape(
             inputs, tuple(shape[:-1]) + (self.num_units, self.group_size))

@@ -1,0 +1,161 @@
+"""Where SVA training data comes from, chosen in gin (source_*.gin files).
+
+Each source gives train/validation/test lists of `AgreementExample`s and a
+vocabulary built from its train split:
+- `GrammarSource`: the synthetic agreement grammar (offline, any size).
+- `LinzenSource`: Linzen et al.'s 1.5M-sentence file via the TFDS builder.
+- `LinzenSmallSource`: the 7489 real test sentences split 80/10/10.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import gin
+
+from tf_kdbias.data.sva import linzen
+from tf_kdbias.data.sva.example import AgreementExample
+from tf_kdbias.data.sva.grammar import WRONG_VERB_COLUMN, AgreementGrammar
+from tf_kdbias.data.sva.vocabulary import Vocabulary
+from tf_kdbias.errors import UserError
+
+Splits = Dict[str, List[AgreementExample]]
+
+
+class AgreementSource:
+    """Base class: `load(data_dir)` -> (splits, vocabulary)."""
+
+    name = "source"
+
+    def load(self, data_dir: Optional[str]):
+        splits = self.load_splits(data_dir)
+        return splits, Vocabulary.build(e.tokens for e in splits["train"])
+
+    def load_splits(self, data_dir: Optional[str]) -> Splits:
+        raise NotImplementedError
+
+    def config(self) -> Dict:
+        """A JSON description, saved with each run."""
+        return {"name": self.name}
+
+
+@gin.configurable
+class GrammarSource(AgreementSource):
+    """Sentences of the synthetic agreement grammar (`grammar.py`).
+
+    The data seed is fixed by the source, not by the run, so teachers and
+    students (and every seed of a table) see the same sentences.
+
+    Args:
+      num_train: training sentences.
+      num_validation: validation sentences.
+      num_test: test sentences (eval set `sva/test`).
+      seed: the grammar's seed.
+      grammar: an `AgreementGrammar` (None: the gin-configured default).
+
+    Example:
+
+    >>> splits, vocab = GrammarSource(num_train=100, num_validation=10, num_test=10).load(None)
+    >>> len(splits["train"]), vocab.tokens[:4]
+    (100, ['<pad>', '<unk>', '<bos>', '<eos>'])
+    """
+
+    name = "grammar"
+
+    def __init__(self, num_train: int = 10000, num_validation: int = 1000,
+                 num_test: int = 5000, seed: int = 0,
+                 grammar: Optional[AgreementGrammar] = None):
+        self.sizes = {"train": num_train, "validation": num_validation, "test": num_test}
+        self.seed = seed
+        self.grammar = grammar or AgreementGrammar()
+
+    def load_splits(self, data_dir):
+        del data_dir  # Generated, nothing to read.
+        rows = self.grammar.generate(sum(self.sizes.values()), self.seed)
+        examples = [linzen.row_to_example(linzen.validate_row(row),
+                                          wrong_form=row[WRONG_VERB_COLUMN]) for row in rows]
+        splits, start = {}, 0
+        for name, size in self.sizes.items():
+            splits[name] = examples[start:start + size]
+            start += size
+        return splits
+
+    def config(self):
+        return {"name": self.name, "sizes": self.sizes, "seed": self.seed,
+                "grammar": vars(self.grammar)}
+
+
+@gin.configurable
+class LinzenSource(AgreementSource):
+    """Linzen et al. (2016): `<data_dir>/sva/linzen2016/` or a download.
+
+    Args:
+      download: download the file when it is not in the data dir.
+      max_bad_fraction: largest fraction of malformed rows skipped.
+      train_size: keep only the first this many (shuffled) training rows.
+    """
+
+    name = "linzen"
+
+    def __init__(self, download: bool = True, max_bad_fraction: float = 0.01,
+                 train_size: Optional[int] = None):
+        self.download = download
+        self.max_bad_fraction = max_bad_fraction
+        self.train_size = train_size
+
+    def load(self, data_dir):
+        from tf_kdbias.data.sva.linzen_builder import load_linzen_splits
+        splits, vocabulary = load_linzen_splits(data_dir, download=self.download,
+                                                max_bad_fraction=self.max_bad_fraction)
+        if self.train_size is not None:
+            splits["train"] = splits["train"][:self.train_size]
+        return splits, vocabulary
+
+    def load_splits(self, data_dir):
+        return self.load(data_dir)[0]
+
+    def config(self):
+        return {"name": self.name, "train_size": self.train_size}
+
+
+@gin.configurable
+class LinzenSmallSource(AgreementSource):
+    """The 7489 real Linzen test sentences, split 80/10/10 with seed 42.
+
+    Args:
+      seed: shuffling seed of the split.
+      fractions: train, validation and test fractions.
+    """
+
+    name = "linzen_small"
+
+    def __init__(self, seed: int = 42, fractions: Sequence[float] = (0.8, 0.1, 0.1)):
+        self.seed = seed
+        self.fractions = tuple(fractions)
+
+    def load_splits(self, data_dir):
+        from tf_kdbias.data.sva.testsets import linzen_small_splits
+        return linzen_small_splits(data_dir, seed=self.seed, fractions=self.fractions)
+
+    def config(self):
+        return {"name": self.name, "seed": self.seed, "fractions": list(self.fractions)}
+
+
+SOURCES = {cls.name: cls for cls in (GrammarSource, LinzenSource, LinzenSmallSource)}
+
+
+def source_from_config(config: Dict) -> AgreementSource:
+    """Rebuilds a source from `config()` (the grammar's settings included)."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in SOURCES:
+        raise UserError(f"Unknown SVA source {name!r} in a run's sva_task.json; known: "
+                        f"{sorted(SOURCES)}.")
+    if name == "grammar":
+        sizes = config.get("sizes", {})
+        return GrammarSource(num_train=sizes.get("train", 10000),
+                             num_validation=sizes.get("validation", 1000),
+                             num_test=sizes.get("test", 5000), seed=config.get("seed", 0),
+                             grammar=AgreementGrammar(**config.get("grammar", {})))
+    if name == "linzen":
+        return LinzenSource(train_size=config.get("train_size"))
+    return LinzenSmallSource(seed=config.get("seed", 42),
+                             fractions=config.get("fractions", (0.8, 0.1, 0.1)))
