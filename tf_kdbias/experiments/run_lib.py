@@ -30,6 +30,7 @@ from tf_kdbias.experiments import provenance
 from tf_kdbias.experiments.tasks import MnistTask, Task
 
 MODEL_FILE = "model.keras"
+ONLINE_TEACHER_FILE = "online_teacher.keras"
 METRICS_FILE = "metrics.json"
 
 
@@ -45,6 +46,8 @@ class TrainSettings:
       trajectory_checkpoints: save weights at epochs 0, 1, 2, 4, ... and last.
       jit_compile: True, False or 'auto' (XLA on GPU unless the model has a
         cuDNN LSTM; off on CPU, where it slows convolutions down).
+      mixed_precision: True, False or 'auto' (float16 compute on GPU, the
+        losses and KD math in float32; off on CPU).
       deterministic: enable TF op determinism (same seed -> same numbers).
     """
 
@@ -53,6 +56,7 @@ class TrainSettings:
     seed: int = 0
     trajectory_checkpoints: bool = True
     jit_compile: object = "auto"
+    mixed_precision: object = "auto"
     deterministic: bool = False
 
 
@@ -88,6 +92,10 @@ def resolve_jit_compile(setting, model: keras.Model) -> bool:
         return bool(setting)
     has_lstm = any(isinstance(layer, keras.layers.LSTM) for layer in model._flatten_layers())
     return keras.config.backend() != "numpy" and _has_gpu() and not has_lstm
+
+
+def resolve_mixed_precision(setting) -> bool:
+    return _has_gpu() if setting == "auto" else bool(setting)
 
 
 def _has_gpu() -> bool:
@@ -142,7 +150,8 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
                  model_fn: Callable[[], keras.Model] = gin.REQUIRED,
                  task: Optional[Task] = None,
                  eval_sets: Sequence[str] = MNIST_EVAL_SETS,
-                 use_teacher_cache: bool = True,
+                 online_teacher_fn: Optional[Callable[[], keras.Model]] = None,
+                 use_teacher_cache: object = "auto",
                  teacher_cache_dtype: str = "float32") -> Dict:
     """Trains `model_fn()` on `task` (distilling from `teacher_dir` if given).
 
@@ -154,8 +163,12 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
       model_fn: builds the (student) model.
       task: supplies data, evaluation and export (default: MnistTask()).
       eval_sets: named sets evaluated at the end (see data.eval_sets).
+      online_teacher_fn: builds a fresh teacher trained together with the
+        student (online distillation); excludes `teacher_dir`.
       use_teacher_cache: precompute teacher logits once (inference mode)
-        instead of running the teacher at every step.
+        instead of running the teacher at every step. 'auto' caches whenever
+        that is exact (frozen teacher in inference mode); True insists and
+        refuses settings where a cache would be wrong; False never caches.
       teacher_cache_dtype: 'float32' or 'float16' for cached logits.
 
     Returns:
@@ -167,6 +180,8 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     task = task or MnistTask()
     eval_sets = task.expand_eval_sets(eval_sets)  # Fail early on bad names.
     keras.utils.set_random_seed(settings.seed)
+    if resolve_mixed_precision(settings.mixed_precision):
+        keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
     if settings.deterministic:
         import tensorflow as tf
         tf.config.experimental.enable_op_determinism()
@@ -176,21 +191,9 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     optimizer = make_optimizer(steps_per_epoch)
     jit = resolve_jit_compile(settings.jit_compile, model)
 
-    teacher_logits = {"train": None, "validation": None}
-    if teacher_dir is None:
-        trainer = model
-        trainer.compile(optimizer=optimizer, loss=task.training_loss(),
-                        metrics=task.training_metrics(), jit_compile=jit)
-    else:
-        teacher = load_teacher(teacher_dir)
-        trainer = Distiller(student=model, teacher=teacher)
-        if use_teacher_cache and not (trainer.teacher_training or trainer.online):
-            model_path = os.path.join(teacher_dir, MODEL_FILE)
-            for split_name, split in (("train", train), ("validation", validation)):
-                teacher_logits[split_name] = teacher_cache.teacher_logits(
-                    teacher, teacher_dir, model_path, split_name, split.inputs,
-                    dtype=teacher_cache_dtype)
-        trainer.compile(optimizer=optimizer, jit_compile=jit)
+    trainer, teacher, teacher_logits = _make_trainer(
+        model, task, optimizer, jit, teacher_dir, online_teacher_fn, steps_per_epoch,
+        use_teacher_cache, teacher_cache_dtype, train, validation)
 
     train_ds = make_dataset(train.inputs, train.labels, teacher_logits["train"],
                             batch_size=settings.batch_size, shuffle=True, seed=settings.seed,
@@ -204,6 +207,8 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
                           callbacks=_callbacks(run_dir, settings), verbose=_verbosity(),
                           shuffle=False)  # The dataset shuffles itself.
     _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
+    if online_teacher_fn is not None:
+        _save_model_atomic(teacher, os.path.join(run_dir, ONLINE_TEACHER_FILE))
 
     results = task.evaluate(model, data_dir, eval_sets)
     metrics = {
@@ -220,6 +225,56 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     provenance.write_config(run_dir, "operative_config.gin", gin.operative_config_str())
     io_utils.write_json_atomic(os.path.join(run_dir, METRICS_FILE), metrics)
     return metrics
+
+
+def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
+                  steps_per_epoch, use_teacher_cache, cache_dtype, train, validation):
+    """The model to fit: `model` alone, or a Distiller around it.
+
+    Returns (trainer, teacher or None, {"train": logits, "validation": logits})
+    where the logits are cached teacher outputs or None (teacher runs per step).
+    """
+    no_cache = {"train": None, "validation": None}
+    if teacher_dir is not None and online_teacher_fn is not None:
+        raise UserError("Both --teacher_dir and run_training.online_teacher_fn are set: "
+                        "distil from a trained teacher or train one online, not both.")
+    if teacher_dir is None and online_teacher_fn is None:
+        model.compile(optimizer=optimizer, loss=task.training_loss(),
+                      metrics=task.training_metrics(), jit_compile=jit)
+        return model, None, no_cache
+    if online_teacher_fn is not None:
+        teacher = online_teacher_fn()
+        with gin.config_scope("teacher"):  # e.g. teacher/make_optimizer.learning_rate
+            teacher_optimizer = make_optimizer(steps_per_epoch)
+        trainer = Distiller(student=model, teacher=teacher, online=True,
+                            teacher_optimizer=teacher_optimizer)
+    else:
+        teacher = load_teacher(teacher_dir)
+        trainer = Distiller(student=model, teacher=teacher)
+    trainer.compile(optimizer=optimizer, jit_compile=jit)
+    if not _should_cache(trainer, use_teacher_cache):
+        return trainer, teacher, no_cache
+    model_path = os.path.join(teacher_dir, MODEL_FILE)
+    logits = {name: teacher_cache.teacher_logits(teacher, teacher_dir, model_path, name,
+                                                 split.inputs, dtype=cache_dtype)
+              for name, split in (("train", train), ("validation", validation))}
+    return trainer, teacher, logits
+
+
+def _should_cache(trainer: Distiller, use_teacher_cache) -> bool:
+    """Caching is exact only for a frozen teacher run in inference mode."""
+    reasons = [why for why, applies in (
+        ("the teacher trains online", trainer.online),
+        ("the teacher runs in training mode (dropout on), so its outputs change "
+         "every step", trainer.teacher_training)) if applies]
+    if use_teacher_cache is True and reasons:
+        raise UserError("run_training.use_teacher_cache=True, but cached teacher logits "
+                        f"would be wrong here: {'; '.join(reasons)}. Set "
+                        "use_teacher_cache='auto' (or False) to run the teacher every step.")
+    if use_teacher_cache not in (True, False, "auto"):
+        raise UserError(f"run_training.use_teacher_cache={use_teacher_cache!r}: use True, "
+                        "False or 'auto'.")
+    return bool(use_teacher_cache) and not reasons
 
 
 def _check_writable(run_dir: str) -> None:
