@@ -30,6 +30,21 @@ def expand_eval_sets(names: Sequence[str]) -> List[str]:
     return list(dict.fromkeys(expanded))
 
 
+def expand_any_eval_sets(names: Sequence[str]) -> List[str]:
+    """Expands eval-set names of every task: MNIST/MNIST-C and 'sva/...'.
+
+    For tools that plan runs before any task exists (reproduce); each run's
+    task validates its own names again.
+    """
+    from tf_kdbias.data.sva.eval_set_names import expand_sva_eval_sets
+
+    expanded = []
+    for name in names:
+        expanded += (expand_sva_eval_sets([name]) if name.startswith("sva/")
+                     else expand_eval_sets([name]))
+    return list(dict.fromkeys(expanded))
+
+
 @gin.configurable
 def load_eval_set(name: str, data_dir: Optional[str] = None,
                   mnist_c_source: str = "ours", mnist_c_seed: int = 0) -> ImageSplit:

@@ -114,6 +114,18 @@ class Distiller(keras.Model):
         inputs, _ = split_cached_inputs(inputs)
         return self.student(inputs, training=training)
 
+    def build_optimizers(self) -> None:
+        """Creates the optimizers' variables before the first step.
+
+        Needed to load a backup into a fresh Distiller: each optimizer has
+        slots for its own model's variables only (the student's; the
+        teacher's in online mode).
+        """
+        if not self.optimizer.built:
+            self.optimizer.build(self.student.trainable_variables)
+        if self.online and not self.teacher_optimizer.built:
+            self.teacher_optimizer.build(self.teacher.trainable_variables)
+
     def _teacher_logits(self, inputs, cached, training):
         if cached is not None:
             if self.teacher_training or self.online:
@@ -171,11 +183,20 @@ class Distiller(keras.Model):
                     losses.sparse_cross_entropy(labels, teacher_logits), mask)
                 if self.teacher.losses:
                     teacher_loss += ops.sum(ops.stack(self.teacher.losses))
+            # Replicas' gradients are summed, so each replica's loss is divided by
+            # their number; a LossScaleOptimizer (mixed precision) expects the
+            # loss scaled up, as Keras' own train_step does.
+            student_objective = self.optimizer.scale_loss(
+                _per_replica_share(loss_values["total"]))
+            if self.online:
+                teacher_objective = self.teacher_optimizer.scale_loss(
+                    _per_replica_share(teacher_loss))
         student_vars = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(loss_values["total"], student_vars), student_vars)
+        self.optimizer.apply(tape.gradient(student_objective, student_vars), student_vars)
         if self.online:
             teacher_vars = self.teacher.trainable_variables
-            self.teacher_optimizer.apply(tape.gradient(teacher_loss, teacher_vars), teacher_vars)
+            self.teacher_optimizer.apply(tape.gradient(teacher_objective, teacher_vars),
+                                         teacher_vars)
             self.teacher_loss_tracker.update_state(teacher_loss)
             del tape
         self._update_trackers(labels, student_logits, loss_values, mask)
@@ -196,6 +217,14 @@ class Distiller(keras.Model):
             labels, student_logits, teacher_logits, temperature, rate, mask)
         self._update_trackers(labels, student_logits, loss_values, mask)
         return {m.name: m.result() for m in self.metrics}
+
+
+def _per_replica_share(loss):
+    """`loss` / number of replicas in sync (1 without tf.distribute)."""
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)
 
 
 def _check_scalar_range(name, value, low=None, high=None, low_inclusive=True):

@@ -21,7 +21,7 @@ import gin
 import numpy as np
 
 from tf_kdbias import io_utils
-from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_eval_sets
+from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_any_eval_sets
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments.gin_utils import REPO_ROOT
 from tf_kdbias.experiments.run_lib import METRICS_FILE
@@ -83,7 +83,7 @@ def derive_seed(experiment_seed: int, run_name: str) -> int:
 def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
               extra_bindings: Sequence[str] = ()) -> List[Run]:
     """All runs of the table, teachers first."""
-    eval_sets = expand_eval_sets(experiment.eval_sets)
+    eval_sets = expand_any_eval_sets(experiment.eval_sets)
     alone = {student for student, teacher in experiment.setups if teacher is None}
     for student, teacher in experiment.setups:
         for model in (student, teacher):
@@ -171,19 +171,56 @@ def paper_rows(section: Optional[str]) -> List[Dict]:
         return json.load(f).get(section, {}).get("rows", [])
 
 
-def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = "") -> str:
-    """Our table beside the paper's numbers, with the difference."""
+def _paper_lookup(paper: Sequence[Dict]):
+    """Finds the paper's row for one of ours (paper SVA rows name no eval set:
+    they match our `*/test` sets)."""
     def key(row):
         return (row["student"], row.get("teacher"), row.get("eval_set"), row["metric"])
 
-    paper_by_key = {key(r): r for r in paper}
-    lines = [f"# {results['experiment']}", "", header, "",
+    by_key = {key(r): r for r in paper}
+
+    def lookup(row):
+        ref = by_key.get(key(row))
+        if ref is None and row["eval_set"].endswith("/test"):
+            ref = by_key.get(key({**row, "eval_set": None}))
+        return ref
+
+    return lookup
+
+
+def _setup_label(row) -> str:
+    return row["student"] if row["teacher"] is None else f"{row['teacher']}→{row['student']}"
+
+
+def format_summary_table(results: Dict, paper: Sequence[Dict], metric: str) -> str:
+    """One line per setup, one column per eval set: ours (paper) for `metric`."""
+    lookup = _paper_lookup(paper)
+    rows = [r for r in results["rows"] if r["metric"] == metric]
+    eval_sets = list(dict.fromkeys(r["eval_set"] for r in rows))
+    cells: Dict[str, Dict[str, str]] = {}
+    for row in rows:
+        ref = lookup(row)
+        ours = "n/a" if row["mean"] is None else f"{row['mean']:.3f}"
+        cells.setdefault(_setup_label(row), {})[row["eval_set"]] = (
+            f"{ours} ({ref['mean']:.3f})" if ref else ours)
+    lines = [f"| {metric}: ours (paper) | " + " | ".join(eval_sets) + " |",
+             "|---" * (len(eval_sets) + 1) + "|"]
+    for label, by_set in cells.items():
+        lines.append(f"| {label} | " + " | ".join(by_set.get(e, "—") for e in eval_sets) + " |")
+    return "\n".join(lines)
+
+
+def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = "") -> str:
+    """Summary tables, then every row beside the paper's number and the difference."""
+    lookup = _paper_lookup(paper)
+    metrics = list(dict.fromkeys(r["metric"] for r in results["rows"]))
+    summary = [format_summary_table(results, paper, m) + "\n"
+               for m in metrics if any(lookup(r) for r in results["rows"] if r["metric"] == m)]
+    lines = [f"# {results['experiment']}", "", header, "", *summary,
              "| student | teacher | eval set | metric | ours (mean ± std, n) | paper | ours − paper |",
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
-        ref = paper_by_key.get(key(row))
-        if ref is None and row["eval_set"].endswith("/test"):
-            ref = paper_by_key.get(key({**row, "eval_set": None}))  # Paper rows without a set.
+        ref = lookup(row)
         available = row["mean"] is not None
         ours = f"{row['mean']:.4f} ± {row['std']:.4f} ({row['n']})" if available else "n/a"
         paper_cell = "—"

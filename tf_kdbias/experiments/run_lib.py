@@ -3,13 +3,20 @@
 A run directory holds:
   config.gin / operative_config.gin  the gin config as parsed / as used
   model.keras                         the trained model (student)
-  backup/                             resumable state (last epoch)
+  backup/                             resumable state (last epoch; removed when done)
   trajectory/epoch_XXXX.weights.h5    checkpoints at epochs 0, 1, 2, 4, ...
   tensorboard/                        per-epoch scalars (train, validation), config text
   metrics.json                        eval-set metrics, history, provenance
+
+A run is written once: metrics.json appears last, complete (atomic write), and
+a folder holding it is never trained again. A run killed before that resumes
+from its last epoch backup when the same command is rerun, and computes the
+same numbers as an uninterrupted run (on CPU, with op determinism).
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import os
 import sys
 import time
@@ -21,17 +28,22 @@ import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS
-from tf_kdbias.data.pipeline import make_dataset
+from tf_kdbias.data import pipeline
 from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import callbacks as run_callbacks
-from tf_kdbias.experiments import provenance
+from tf_kdbias.experiments import distribute, provenance, resume
 from tf_kdbias.experiments.tasks import MnistTask, Task
 
 MODEL_FILE = "model.keras"
 ONLINE_TEACHER_FILE = "online_teacher.keras"
 METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.gin"
+# metrics.json fields that legitimately differ between two runs of the same
+# command (timing, where and how often it ran); everything else must match.
+NON_REPRODUCIBLE_FIELDS = ("wall_time_s", "resumed_from_epochs", "tf_kdbias_version",
+                           "git_commit", "keras_version", "backend")
 
 
 @gin.configurable
@@ -48,7 +60,9 @@ class TrainSettings:
         cuDNN LSTM; off on CPU, where it slows convolutions down).
       mixed_precision: True, False or 'auto' (float16 compute on GPU, the
         losses and KD math in float32; off on CPU).
-      deterministic: enable TF op determinism (same seed -> same numbers).
+      deterministic: True, False or 'auto': TF op determinism (same seed ->
+        same numbers; a resumed run equals an uninterrupted one). 'auto' turns
+        it on without a GPU, where it costs next to nothing.
     """
 
     epochs: int = gin.REQUIRED
@@ -57,7 +71,7 @@ class TrainSettings:
     trajectory_checkpoints: bool = True
     jit_compile: object = "auto"
     mixed_precision: object = "auto"
-    deterministic: bool = False
+    deterministic: object = "auto"
 
 
 @gin.configurable
@@ -98,6 +112,32 @@ def resolve_mixed_precision(setting) -> bool:
     return _has_gpu() if setting == "auto" else bool(setting)
 
 
+def resolve_deterministic(setting) -> bool:
+    return (not _has_gpu()) if setting == "auto" else bool(setting)
+
+
+@contextlib.contextmanager
+def _op_determinism(enabled: bool):
+    """Op determinism for the run only, so a caller's process is left as it was."""
+    import tensorflow as tf
+    # Only `enable_op_determinism` is public; the other two live here.
+    from tensorflow.python.framework import config as tf_config
+
+    switch_on = enabled and not tf_config.is_op_determinism_enabled()
+    if switch_on:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if switch_on:
+            tf_config.disable_op_determinism()
+
+
+def comparable_metrics(metrics: Dict) -> Dict:
+    """metrics.json without NON_REPRODUCIBLE_FIELDS: equal for equal commands."""
+    return {k: v for k, v in metrics.items() if k not in NON_REPRODUCIBLE_FIELDS}
+
+
 def _has_gpu() -> bool:
     if keras.config.backend() == "tensorflow":
         import tensorflow as tf
@@ -126,16 +166,17 @@ def _verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def _callbacks(run_dir: str, settings: TrainSettings):
+def _callbacks(out_dir: str, settings: TrainSettings, first_epoch: int,
+               backup: resume.EpochBackup):
     cbs = [run_callbacks.StopOnNonFiniteLoss(),
-           keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
            # update_freq must stay 'epoch': an int silently drops epoch summaries.
-           keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard"), update_freq="epoch",
+           keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), update_freq="epoch",
                                        write_graph=False)]
     if settings.trajectory_checkpoints:
         cbs.append(run_callbacks.TrajectoryCheckpoint(
-            os.path.join(run_dir, "trajectory"), settings.epochs))
-    return cbs
+            os.path.join(out_dir, "trajectory"), settings.epochs, first_epoch))
+    # Last: an epoch counts as done only once everything above is written.
+    return cbs + [backup]
 
 
 def _save_model_atomic(model: keras.Model, path: str) -> None:
@@ -176,41 +217,48 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     """
     start = time.time()
     settings = TrainSettings()
-    _check_writable(run_dir)
+    # First: a multi-worker strategy must exist before other TensorFlow ops.
+    strategy = distribute.make_strategy()
+    out_dir = distribute.worker_dir(run_dir, strategy)
+    _check_writable(out_dir)
+    config_text = gin.config_str()
+    finished = finished_run_metrics(out_dir, config_text)
+    if finished is not None:
+        return finished
     task = task or MnistTask()
     eval_sets = task.expand_eval_sets(eval_sets)  # Fail early on bad names.
-    keras.utils.set_random_seed(settings.seed)
-    if resolve_mixed_precision(settings.mixed_precision):
-        keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
-    if settings.deterministic:
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
-    train, validation = task.load_training_splits(data_dir, settings.seed)
-    model = model_fn()
-    steps_per_epoch = -(-len(train) // settings.batch_size)
-    optimizer = make_optimizer(steps_per_epoch)
-    jit = resolve_jit_compile(settings.jit_compile, model)
-
-    trainer, teacher, teacher_logits = _make_trainer(
-        model, task, optimizer, jit, teacher_dir, online_teacher_fn, steps_per_epoch,
-        use_teacher_cache, teacher_cache_dtype, train, validation)
-
-    train_ds = make_dataset(train.inputs, train.labels, teacher_logits["train"],
-                            batch_size=settings.batch_size, shuffle=True, seed=settings.seed,
-                            sample_weight=train.sample_weight)
-    validation_ds = make_dataset(validation.inputs, validation.labels,
-                                 teacher_logits["validation"], batch_size=1000,
-                                 sample_weight=validation.sample_weight)
-    provenance.write_config(run_dir, "config.gin", gin.config_str())
-    task.save_assets(run_dir)
-    history = trainer.fit(train_ds, validation_data=validation_ds, epochs=settings.epochs,
-                          callbacks=_callbacks(run_dir, settings), verbose=_verbosity(),
-                          shuffle=False)  # The dataset shuffles itself.
-    _save_model_atomic(model, os.path.join(run_dir, MODEL_FILE))
-    if online_teacher_fn is not None:
-        _save_model_atomic(teacher, os.path.join(run_dir, ONLINE_TEACHER_FILE))
-
-    results = task.evaluate(model, data_dir, eval_sets)
+    with _op_determinism(resolve_deterministic(settings.deterministic)):
+        keras.utils.set_random_seed(settings.seed)
+        if resolve_mixed_precision(settings.mixed_precision):
+            keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
+        train, validation = task.load_training_splits(data_dir, settings.seed)
+        steps = pipeline.steps_per_epoch(len(train), settings.batch_size)
+        with strategy.scope():
+            model = model_fn()
+            optimizer = make_optimizer(steps)
+            jit = resolve_jit_compile(settings.jit_compile, model)
+            trainer, teacher, teacher_logits = _make_trainer(
+                model, task, optimizer, jit, teacher_dir, online_teacher_fn, steps,
+                use_teacher_cache, teacher_cache_dtype, train, validation)
+            backup_dir = os.path.join(run_dir, resume.BACKUP_FOLDER)  # The chief's.
+            key = _run_key(config_text, train, teacher_dir)
+            backup = resume.latest_backup(backup_dir, key,
+                                          discard_stale=distribute.is_chief(strategy))
+            if backup is not None:
+                resume.restore(trainer, backup)
+                print(f"Resuming from epoch {backup.epoch} of {settings.epochs}: restored "
+                      f"the backup in {backup.folder}.", flush=True)
+        provenance.write_config(out_dir, CONFIG_FILE, config_text)
+        task.save_assets(out_dir)
+        recorder = resume.EpochBackup(backup_dir, key, resumed_from=backup,
+                                      write=distribute.is_chief(strategy))
+        first_epoch = backup.epoch if backup else 0
+        _fit(trainer, train, validation, teacher_logits, settings, steps, first_epoch,
+             _callbacks(out_dir, settings, first_epoch, recorder))
+        _save_model_atomic(model, os.path.join(out_dir, MODEL_FILE))
+        if online_teacher_fn is not None:
+            _save_model_atomic(teacher, os.path.join(out_dir, ONLINE_TEACHER_FILE))
+        results = task.evaluate(model, data_dir, eval_sets)
     metrics = {
         "task": task.name,
         "model": model.name,
@@ -218,13 +266,63 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         "seed": settings.seed,
         "epochs": settings.epochs,
         "eval": results,
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "history": recorder.history_by_metric(),
+        "resumed_from_epochs": recorder.resumed_from_epochs,
         "wall_time_s": round(time.time() - start, 2),
         **provenance.provenance(),
     }
-    provenance.write_config(run_dir, "operative_config.gin", gin.operative_config_str())
-    io_utils.write_json_atomic(os.path.join(run_dir, METRICS_FILE), metrics)
+    provenance.write_config(out_dir, "operative_config.gin", gin.operative_config_str())
+    # Last and atomic: metrics.json marks the run finished, then backups go.
+    io_utils.write_json_atomic(os.path.join(out_dir, METRICS_FILE), metrics)
+    if distribute.is_chief(strategy):
+        resume.remove_backups(run_dir)
     return metrics
+
+
+def _fit(trainer, train, validation, teacher_logits, settings: TrainSettings, steps: int,
+         first_epoch: int, callbacks) -> None:
+    """Fits epochs `first_epoch` .. `settings.epochs - 1` (none if all are done)."""
+    if first_epoch >= settings.epochs:
+        return  # Killed after the last backup, before metrics.json: just finish.
+    train_ds = pipeline.make_epoch_dataset(
+        train.inputs, train.labels, teacher_logits["train"], batch_size=settings.batch_size,
+        seed=settings.seed, first_epoch=first_epoch, epochs=settings.epochs,
+        sample_weight=train.sample_weight)
+    validation_ds = pipeline.make_dataset(validation.inputs, validation.labels,
+                                          teacher_logits["validation"], batch_size=1000,
+                                          sample_weight=validation.sample_weight)
+    trainer.fit(train_ds, validation_data=validation_ds, epochs=settings.epochs,
+                initial_epoch=first_epoch, steps_per_epoch=steps, callbacks=callbacks,
+                verbose=_verbosity(), shuffle=False)  # The dataset shuffles itself.
+
+
+def finished_run_metrics(run_dir: str, config_text: str) -> Optional[Dict]:
+    """metrics.json of a finished run with this config; None if unfinished.
+
+    Runs are written once, so a folder finished under another config is an
+    error rather than something to overwrite.
+    """
+    path = os.path.join(run_dir, METRICS_FILE)
+    if not os.path.exists(path):
+        return None
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    recorded = open(config_path).read() if os.path.exists(config_path) else None
+    if recorded is not None and recorded != config_text:
+        raise UserError(
+            f"{run_dir!r} holds a finished run made with a different gin config (see its "
+            f"{CONFIG_FILE}); runs are never overwritten. Choose a new --workdir, or "
+            "delete that folder to redo the run.")
+    print(f"{run_dir} holds a finished run of this config (metrics.json); nothing to do. "
+          "Delete the folder to train it again.", flush=True)
+    return io_utils.read_json(path)
+
+
+def _run_key(config_text: str, train, teacher_dir: Optional[str]) -> str:
+    """What a backup must match to be resumed: config, training data, teacher."""
+    parts = [config_text, io_utils.digest_arrays(train.inputs, train.labels)]
+    if teacher_dir is not None:
+        parts.append(io_utils.digest_file(os.path.join(teacher_dir, MODEL_FILE)))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,

@@ -29,6 +29,7 @@ from tf_kdbias import io_utils
 from tf_kdbias.data.sva import testsets
 from tf_kdbias.data.sva.encoding import (AgreementMetadata, classification_tokens,
                                          encode_classification, encode_language_model)
+from tf_kdbias.data.sva.eval_set_names import expand_sva_eval_sets
 from tf_kdbias.data.sva.example import AgreementExample
 from tf_kdbias.data.sva.sources import AgreementSource, GrammarSource, source_from_config
 from tf_kdbias.data.sva.vocabulary import BOS, EOS, PAD, UNK, UNK_ID, VOCAB_FILENAME, Vocabulary
@@ -37,7 +38,6 @@ from tf_kdbias.errors import UserError
 from tf_kdbias.experiments.tasks import ArraySplit, Task, register_task
 from tf_kdbias.metrics import agreement
 
-SVA_EVAL_SETS = ("sva/test", "sva/linzen_testset", "sva/gulordava2018")
 TASK_FILE = "sva_task.json"
 CLASSIFIER_BUILDERS = ("build_lstm_classifier", "build_transformer_classifier",
                        "build_transformer_seq_classifier", "build_utransformer_seq_classifier")
@@ -45,6 +45,10 @@ LM_BUILDERS = ("build_lstm_lm", "build_transformer_lm")
 # Longest encoded input: the Transformers' position tables (128) minus the
 # classifier's CLS slot, with room to spare over the 72-token real sentences.
 DEFAULT_MAX_LENGTH = 100
+
+
+# Values this module bound, to tell them from a user's explicit binding.
+_BOUND_BY_TASK: Dict[str, int] = {}
 
 
 def bind_vocabulary_size(builders: Sequence[str], size: int) -> None:
@@ -60,11 +64,12 @@ def bind_vocabulary_size(builders: Sequence[str], size: int) -> None:
             bound = gin.query_parameter(key)
         except ValueError:
             bound = None
-        if bound is not None and bound != size:
+        if bound is not None and bound != size and bound != _BOUND_BY_TASK.get(key):
             raise UserError(f"{key} = {bound} is bound in gin but the task's vocabulary has "
                             f"{size} tokens; remove the binding (the task sets it).")
         with gin.unlock_config():
             gin.bind_parameter(key, size)
+        _BOUND_BY_TASK[key] = size
 
 
 def predict_by_length(model: keras.Model, rows: List[np.ndarray], batch_size: int):
@@ -124,16 +129,7 @@ class SvaTask(Task):
         return task
 
     def expand_eval_sets(self, names):
-        expanded = []
-        for name in names:
-            if name == "sva/all":
-                expanded += SVA_EVAL_SETS
-            elif name in SVA_EVAL_SETS:
-                expanded.append(name)
-            else:
-                raise UserError(f"Unknown SVA eval set {name!r}; use one of "
-                                f"{', '.join(SVA_EVAL_SETS)} or 'sva/all'.")
-        return list(dict.fromkeys(expanded))
+        return expand_sva_eval_sets(names)
 
     def _load_source(self, data_dir):
         if self._splits is None:
@@ -306,7 +302,7 @@ class SvaLanguageModelTask(SvaTask):
         scored_examples = [e for e, keep in zip(examples, scored) if keep]
         metrics = self._accuracies(verb_logits[scored, 0] > verb_logits[scored, 1],
                                    scored_examples)
-        metrics["count_scored"] = int(scored.sum())
+        metrics["count"], metrics["count_scored"] = len(examples), int(scored.sum())
         # ECE of the two-way choice, "class 0" being the correct form.
         metrics["ece"] = (agreement.binary_ece(verb_logits[scored], np.zeros(scored.sum()))
                           if scored.any() else None)

@@ -1,0 +1,86 @@
+import json
+import os
+
+import pytest
+
+from tf_kdbias.errors import UserError
+from tf_kdbias.experiments import reproduce_lib
+from tf_kdbias.experiments.reproduce_lib import Experiment
+
+
+def experiment(**overrides):
+    settings = dict(name="t", model_gin_files={"cnn": ["c.gin"], "mlp": ["m.gin"]},
+                    setups=[("mlp", "cnn"), ("cnn", None), ("mlp", None)], num_seeds=2,
+                    model_bindings={"mlp": ["EPOCHS = 3"]})
+    settings.update(overrides)
+    return Experiment(**settings)
+
+
+def test_plan_puts_teachers_first_and_pairs_seeds(tmp_path):
+    runs = reproduce_lib.plan_runs(experiment(), str(tmp_path), "/data", extra_bindings=["X = 1"])
+    assert [(r.student, r.teacher, r.seed_index) for r in runs] == [
+        ("cnn", None, 0), ("cnn", None, 1), ("mlp", None, 0), ("mlp", None, 1),
+        ("mlp", "cnn", 0), ("mlp", "cnn", 1)]
+    student = runs[-1]
+    assert student.run_dir == os.path.join(tmp_path, "runs", "cnn_to_mlp", "seed_1")
+    assert student.teacher_dir == os.path.join(tmp_path, "runs", "cnn", "seed_1")
+    command = " ".join(student.command)
+    assert "distill.py" in command and "--gin_file=m.gin" in command
+    # Model bindings, then the user's, then the derived seed (which wins).
+    assert command.index("EPOCHS = 3") < command.index("X = 1") < command.index("SEED =")
+
+
+def test_seeds_derive_from_experiment_seed_and_run_name(tmp_path):
+    seeds = lambda exp: [next(a for a in r.command if "SEED =" in a)
+                         for r in reproduce_lib.plan_runs(exp, str(tmp_path), None)]
+    first, again, other = seeds(experiment()), seeds(experiment()), seeds(experiment(seed=1))
+    assert first == again and len(set(first)) == len(first)
+    assert all(a != b for a, b in zip(first, other))
+
+
+def test_a_teacher_must_be_trained_alone(tmp_path):
+    with pytest.raises(UserError, match="add \\('cnn', None\\)"):
+        reproduce_lib.plan_runs(experiment(setups=[("mlp", "cnn")]), str(tmp_path), None)
+    with pytest.raises(UserError, match="'rnn'"):
+        reproduce_lib.plan_runs(experiment(setups=[("rnn", None)]), str(tmp_path), None)
+
+
+def fake_finished_runs(tmp_path, exp, accuracies):
+    runs = reproduce_lib.plan_runs(exp, str(tmp_path), None)
+    for run, accuracy in zip(runs, accuracies):
+        os.makedirs(run.run_dir)
+        with open(os.path.join(run.run_dir, "metrics.json"), "w") as f:
+            json.dump({"eval": {"mnist": {"accuracy": accuracy, "ece": 0.1, "d": None}}}, f)
+    return runs
+
+
+def test_aggregate_means_stds_and_unavailable_metrics(tmp_path):
+    exp = experiment(setups=[("cnn", None)], num_seeds=3)
+    runs = fake_finished_runs(tmp_path, exp, [0.9, 0.8, 1.0])
+    assert all(r.finished for r in runs)
+    rows = {row["metric"]: row for row in reproduce_lib.aggregate(exp, runs, str(tmp_path))["rows"]}
+    assert rows["accuracy"]["mean"] == pytest.approx(0.9)
+    assert rows["accuracy"]["std"] == pytest.approx(0.1)  # Sample std (ddof=1) of .9 .8 1.
+    assert rows["accuracy"]["n"] == 3 and rows["accuracy"]["runs"][0] == "runs/cnn/seed_0"
+    assert rows["d"]["mean"] is None  # Not available stays None, never 0.
+
+
+def test_results_files_compare_with_the_paper(tmp_path):
+    exp = experiment(setups=[("cnn", None)], num_seeds=1, paper_section="mnist")
+    runs = fake_finished_runs(tmp_path, exp, [0.95])
+    reproduce_lib.write_results(str(tmp_path), exp, runs, wall_time_s=12.0)
+    results = json.load(open(tmp_path / "results.json"))
+    assert results["experiment"] == "t" and results["wall_time_s"] == 12.0
+    table = open(tmp_path / "results.md").read()
+    # Paper: CNN alone on MNIST 0.992; ours 0.95 -> difference -0.042.
+    assert "| cnn | — | mnist | accuracy | 0.9500 ± 0.0000 (1) | 0.992 ± 0.0009 | -0.0420 |" in table
+    assert "| cnn | — | mnist | d | n/a |" in table
+
+
+def test_summary_table_has_one_line_per_setup(tmp_path):
+    exp = experiment(num_seeds=1, paper_section="mnist")
+    runs = fake_finished_runs(tmp_path, exp, [0.99, 0.98, 0.97])
+    results = reproduce_lib.aggregate(exp, runs, str(tmp_path))
+    table = reproduce_lib.format_summary_table(results, reproduce_lib.paper_rows("mnist"), "accuracy")
+    assert table.splitlines()[2:] == ["| cnn | 0.990 (0.992) |", "| mlp | 0.980 (0.985) |",
+                                      "| cnn→mlp | 0.970 (0.988) |"]
