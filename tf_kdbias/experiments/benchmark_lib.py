@@ -104,6 +104,7 @@ class BenchmarkSettings:
       teacher_epochs: epochs the teacher trains when it is not loaded.
       student_kwargs: `build_mlp` arguments ({}: the paper's MLP).
       jit: add the jit_compile=True rows.
+      variants: names of the MNIST rows to run (None: all of `MNIST_VARIANTS`).
       stall_trials: finished iterators destroyed per pipeline in the stall probe.
       sva: the SVA workload's settings, or None to skip it.
     """
@@ -120,6 +121,7 @@ class BenchmarkSettings:
     teacher_epochs: int = 1
     student_kwargs: Dict = dataclasses.field(default_factory=dict)
     jit: bool = True
+    variants: Optional[Sequence[str]] = None
     stall_trials: int = 5
     sva: Optional[SvaSettings] = None
 
@@ -347,6 +349,7 @@ def stall_probe(workload: Workload, trials: int, seed: int) -> Dict:
 
 def run_variant(workload: Workload, variant: Variant, seed: int) -> Dict:
     """Trains a fresh student (same seed for every variant) and times it."""
+    start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     student = workload.build_student()
     steps_per_epoch = math.ceil(len(workload.labels) / workload.batch_size)
@@ -358,11 +361,17 @@ def run_variant(workload: Workload, variant: Variant, seed: int) -> Dict:
             "description": variant.description, **timing,
             "test_accuracy": workload.test_accuracy(student), "jit_compile": variant.jit,
             "trainer": variant.trainer, "pipeline": variant.pipeline,
-            "steps_per_epoch": steps_per_epoch}
+            "steps_per_epoch": steps_per_epoch, "row_wall_s": time.perf_counter() - start}
 
 
-def mnist_variants(jit: bool) -> List[Variant]:
-    return [v for v in MNIST_VARIANTS if jit or not v.jit]
+def mnist_variants(jit: bool, names: Optional[Sequence[str]] = None) -> List[Variant]:
+    """The MNIST rows to run: all, or those named, less the XLA ones if not `jit`."""
+    known = {v.name for v in MNIST_VARIANTS}
+    unknown = sorted(set(names or ()) - known)
+    if unknown:
+        raise UserError(f"Unknown benchmark variant(s) {unknown}; choose from {sorted(known)}.")
+    return [v for v in MNIST_VARIANTS
+            if (jit or not v.jit) and (names is None or v.name in names)]
 
 
 # ---------------------------------------------------------------- ratios
@@ -473,7 +482,7 @@ def _fit_teacher(teacher: keras.Model, inputs, labels, epochs: int, batch_size: 
     teacher.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_sparse_ce(),
                     jit_compile=False)
     teacher.fit(make_dataset(inputs, labels, batch_size=batch_size, shuffle=True, seed=seed),
-                epochs=epochs, verbose=0)
+                epochs=epochs, verbose=0, shuffle=False)  # The dataset shuffles itself.
 
 
 def _save_model_atomic(model: keras.Model, path: str) -> None:
@@ -580,7 +589,8 @@ def _run_rows(workload: Workload, variants: Sequence[Variant], seed: int, log) -
     for variant in variants:
         row = run_variant(workload, variant, seed)
         log(f"  {workload.name}/{row['name']}: median epoch {row['median_epoch_s']:.3f} s, "
-            f"test accuracy {row['test_accuracy']:.4f}, fit exit {row['fit_exit_s']:.3f} s")
+            f"test accuracy {row['test_accuracy']:.4f}, fit exit {row['fit_exit_s']:.3f} s "
+            f"({row['row_wall_s']:.0f} s in all)")
         rows.append(row)
     return rows
 
@@ -593,7 +603,7 @@ def run_benchmark(settings: BenchmarkSettings, data_dir: Optional[str] = None,
     report = {"machine": machine_info(), "settings": dataclasses.asdict(settings)}
     mnist = mnist_workload(settings, data_dir, teacher_dir, log)
     report["settings"]["mnist"] = mnist.info
-    rows = _run_rows(mnist, mnist_variants(settings.jit), settings.seed, log)
+    rows = _run_rows(mnist, mnist_variants(settings.jit, settings.variants), settings.seed, log)
     log("stall probe: destroying finished epoch iterators")
     report["stall"] = stall_probe(mnist, settings.stall_trials, settings.seed)
     sva = sva_workload(settings.sva, settings.seed, log) if settings.sva else None

@@ -10,14 +10,14 @@ from tf_kdbias.experiments.tasks import task_by_name
 
 def load_run_model(run_dir: str):
     """The finished model of a run; a run without one is an error."""
-    import keras
+    from tf_kdbias.models import load_model
 
     path = os.path.join(run_dir, MODEL_FILE)
     if not os.path.exists(path):
         raise UserError(f"Run {run_dir!r} has no {MODEL_FILE} to export or evaluate: "
                         "the run did not finish. Rerun its train/distill command (it "
                         "resumes) or pick a finished run.")
-    return keras.saving.load_model(path, compile=False)
+    return load_model(path)
 
 
 def run_task(run_dir: str):

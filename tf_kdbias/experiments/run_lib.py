@@ -35,6 +35,7 @@ from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import callbacks as run_callbacks
 from tf_kdbias.experiments import distribute, provenance, resume
 from tf_kdbias.experiments.tasks import MnistTask, Task
+from tf_kdbias.models import load_model
 
 MODEL_FILE = "model.keras"
 ONLINE_TEACHER_FILE = "online_teacher.keras"
@@ -157,7 +158,7 @@ def load_teacher(teacher_dir: str) -> keras.Model:
             "training. Train it first (scripts/train.py --workdir=...) or point "
             "--teacher_dir at a finished run; the suite never distils from a "
             "random teacher.")
-    teacher = keras.saving.load_model(path, compile=False)
+    teacher = load_model(path)
     teacher.trainable = False
     return teacher
 

@@ -1,7 +1,5 @@
 """LSTM models for subject-verb agreement: a classifier and a language model."""
 
-from typing import Optional
-
 import gin
 import keras
 
@@ -9,7 +7,7 @@ from tf_kdbias.models.cnn import LOGITS, PENULTIMATE
 from tf_kdbias.models.padding_mask import PaddingMask
 from tf_kdbias.models.tied_embedding import TiedEmbedding
 
-# Filled in by the SVA task from its vocabulary (gin binds it as a macro).
+# The SVA tasks bind the real size from their vocabulary into every builder.
 DEFAULT_VOCABULARY_SIZE = 10000
 
 

@@ -50,6 +50,10 @@ class GrammarSource(AgreementSource):
       num_test: test sentences (eval set `sva/test`).
       seed: the grammar's seed.
       grammar: an `AgreementGrammar` (None: the gin-configured default).
+      test_grammar: a different grammar for the test split only (e.g. deeper,
+        with more attractors than training ever shows), to test
+        generalisation; None: the test split comes from `grammar`. In gin:
+        `GrammarSource.test_grammar = @test/AgreementGrammar()`.
 
     Example:
 
@@ -62,25 +66,38 @@ class GrammarSource(AgreementSource):
 
     def __init__(self, num_train: int = 10000, num_validation: int = 1000,
                  num_test: int = 5000, seed: int = 0,
-                 grammar: Optional[AgreementGrammar] = None):
+                 grammar: Optional[AgreementGrammar] = None,
+                 test_grammar: Optional[AgreementGrammar] = None):
         self.sizes = {"train": num_train, "validation": num_validation, "test": num_test}
         self.seed = seed
         self.grammar = grammar or AgreementGrammar()
+        self.test_grammar = test_grammar
 
     def load_splits(self, data_dir):
         del data_dir  # Generated, nothing to read.
-        rows = self.grammar.generate(sum(self.sizes.values()), self.seed)
-        examples = [linzen.row_to_example(linzen.validate_row(row),
-                                          wrong_form=row[WRONG_VERB_COLUMN]) for row in rows]
+        sizes = self.sizes
+        num_rows = sum(sizes.values()) if self.test_grammar is None else (
+            sizes["train"] + sizes["validation"])
+        examples = _grammar_examples(self.grammar, num_rows, self.seed)
+        if self.test_grammar is not None:
+            # Another seed, so no test sentence is a copy of a training one by design.
+            examples += _grammar_examples(self.test_grammar, sizes["test"], self.seed + 1)
         splits, start = {}, 0
-        for name, size in self.sizes.items():
+        for name, size in sizes.items():
             splits[name] = examples[start:start + size]
             start += size
         return splits
 
     def config(self):
         return {"name": self.name, "sizes": self.sizes, "seed": self.seed,
-                "grammar": vars(self.grammar)}
+                "grammar": vars(self.grammar),
+                "test_grammar": vars(self.test_grammar) if self.test_grammar else None}
+
+
+def _grammar_examples(grammar: AgreementGrammar, num_rows: int,
+                      seed: int) -> List[AgreementExample]:
+    return [linzen.row_to_example(linzen.validate_row(row), wrong_form=row[WRONG_VERB_COLUMN])
+            for row in grammar.generate(num_rows, seed)]
 
 
 @gin.configurable
@@ -154,7 +171,9 @@ def source_from_config(config: Dict) -> AgreementSource:
         return GrammarSource(num_train=sizes.get("train", 10000),
                              num_validation=sizes.get("validation", 1000),
                              num_test=sizes.get("test", 5000), seed=config.get("seed", 0),
-                             grammar=AgreementGrammar(**config.get("grammar", {})))
+                             grammar=AgreementGrammar(**config.get("grammar", {})),
+                             test_grammar=(AgreementGrammar(**config["test_grammar"])
+                                           if config.get("test_grammar") else None))
     if name == "linzen":
         return LinzenSource(train_size=config.get("train_size"))
     return LinzenSmallSource(seed=config.get("seed", 42),
