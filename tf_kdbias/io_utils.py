@@ -4,7 +4,7 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -39,6 +39,37 @@ def write_text_atomic(path: str, text: str) -> None:
 def save_arrays_atomic(path: str, **arrays: np.ndarray) -> None:
     """Saves arrays as an uncompressed .npz atomically."""
     _atomic_write(path, lambda f: np.savez(f, **arrays), "wb")
+
+
+# Entries of a keyed cache file besides its arrays.
+_CACHE_KEY = "__cache_key__"
+_CACHE_DIGEST = "__content_digest__"
+
+
+def save_cache_atomic(path: str, key: str, **arrays: np.ndarray) -> None:
+    """Saves arrays with the key they were computed for and their digest."""
+    save_arrays_atomic(path, **arrays, **{_CACHE_KEY: np.array(key),
+                                          _CACHE_DIGEST: np.array(digest_arrays(*arrays.values()))})
+
+
+def load_cache(path: str, key: str, names: Sequence[str]) -> Optional[Dict[str, np.ndarray]]:
+    """The arrays `names` of a cache file, or None if they cannot be trusted.
+
+    A missing, unreadable or truncated file, one made for another key, and
+    one whose contents no longer match their digest all give None: the
+    caller rebuilds the cache instead of using it.
+    """
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored[_CACHE_KEY]) != key:
+                return None
+            arrays = {name: stored[name] for name in names}
+            digest = str(stored[_CACHE_DIGEST])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    return arrays if digest_arrays(*arrays.values()) == digest else None
 
 
 def save_npy_atomic(path: str, array: np.ndarray) -> None:

@@ -46,6 +46,15 @@ def test_barrier():
     assert I.barrier([0.9, 0.5, 0.7], higher_is_worse=False) == pytest.approx(0.3)
 
 
+def test_barrier_above_line():
+    alphas = [0.0, 0.5, 1.0]
+    assert I.barrier_above_line([1.0, 3.0, 2.0], alphas) == pytest.approx(1.5)
+    # Monotone between unequal endpoints: a barrier by max-minus-mean, none above the line.
+    assert I.barrier([1.0, 1.5, 2.0]) == pytest.approx(0.5)
+    assert I.barrier_above_line([1.0, 1.5, 2.0], alphas) == pytest.approx(0.0)
+    assert I.barrier_above_line([1.0, 1.2, 2.0], alphas) == pytest.approx(0.0)
+
+
 def test_path_endpoints_reproduce_the_endpoint_models(tiny_workdir_path, test_split):
     model_a = load(tiny_workdir_path, "mlp/seed_0")
     model_b = load(tiny_workdir_path, "mlp/seed_1")

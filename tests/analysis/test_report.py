@@ -99,6 +99,8 @@ def test_interpolation_pairs_and_barriers(analysed):
             loss = pair["curves"][name]["loss"]
             assert pair["barrier"][name]["loss"] == pytest.approx(
                 max(loss) - (loss[0] + loss[-1]) / 2)
+            assert pair["barrier"][name]["loss_above_line"] == pytest.approx(
+                max(0.0, loss[1] - (loss[0] + loss[-1]) / 2))
     assert basins["mean_barrier"]["MLP vs MLP"]["train"]["n"] == 1
     assert basins["mean_barrier"]["CNN→MLP vs MLP"]["train"]["n"] == 2
 

@@ -9,6 +9,7 @@ from tf_kdbias.analysis.workdir import setup_label
 from tf_kdbias.metrics.calibration import ExpectedCalibrationError
 
 NUM_BINS = 15  # The suite's ECE default (metrics.evaluation), so ECEs match metrics.json.
+MAX_COLUMNS = 3
 
 
 def reliability(logits_per_run: Sequence[np.ndarray], labels, num_bins: int = NUM_BINS) -> Dict:
@@ -49,10 +50,13 @@ def plot_reliability(diagrams: Dict[str, Dict], eval_set: str, path: str) -> str
     """
     import matplotlib.pyplot as plt
 
-    count = len(diagrams)
-    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 3.0), squeeze=False,
-                                sharey=True)
-    for ax, (setup, diagram) in zip(axes[0], diagrams.items()):
+    columns = min(len(diagrams), MAX_COLUMNS)
+    rows = -(-len(diagrams) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.9 * rows),
+                                squeeze=False)
+    for ax in axes.flat[len(diagrams):]:
+        ax.set_visible(False)
+    for ax, (setup, diagram) in zip(axes.flat, diagrams.items()):
         bins = len(diagram["count"])
         edges = np.linspace(0.0, 1.0, bins + 1)
         filled = np.asarray(diagram["count"]) > 0
@@ -70,8 +74,8 @@ def plot_reliability(diagrams: Dict[str, Dict], eval_set: str, path: str) -> str
         ax.set_ylim(0, 1)
         ax.set_title(f"{setup_label(setup)}  ECE {100 * diagram['ece']:.1f}%", fontsize=9)
         ax.set_xlabel("confidence", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("accuracy", fontsize=8)
     axes[0][0].legend(fontsize=7, loc="upper left")
     figure.suptitle(f"Reliability diagrams on {eval_set}", fontsize=10)
     figure.tight_layout()

@@ -88,6 +88,15 @@ def barrier(values: Sequence[float], higher_is_worse: bool = True) -> float:
     return float(values.max() - ends) if higher_is_worse else float(ends - values.min())
 
 
+def barrier_above_line(values: Sequence[float], alphas: Sequence[float]) -> float:
+    """Largest excess of the path over the straight line joining its endpoint
+    values (Frankle et al., 2020); unlike `barrier`, unequal endpoints alone
+    do not produce one. 0 when the path never rises above that line."""
+    values, alphas = np.asarray(values, np.float64), np.asarray(alphas, np.float64)
+    line = (1.0 - alphas) * values[0] + alphas * values[-1]
+    return float(np.max(values - line))
+
+
 def interpolation_path(model_a: keras.Model, model_b: keras.Model,
                        datasets: Dict[str, ImageSplit], bn_images: Optional[np.ndarray],
                        num_points: int = DEFAULT_POINTS, seed: int = 0) -> Dict:
@@ -105,8 +114,9 @@ def interpolation_path(model_a: keras.Model, model_b: keras.Model,
 
     Returns:
       'alphas'; 'curves' name -> {'loss', 'accuracy'} lists; 'barrier'
-      name -> {'loss', 'accuracy'}; 'endpoint_models' name -> metrics of
-      the two models with their own stored statistics ('a', 'b').
+      name -> {'loss' (max minus the endpoints' mean), 'loss_above_line',
+      'accuracy' (endpoints' mean minus min)}; 'endpoint_models' name ->
+      metrics of the two models with their own stored statistics ('a', 'b').
     """
     weights_a, weights_b = model_a.get_weights(), model_b.get_weights()
     shapes_a, shapes_b = [w.shape for w in weights_a], [w.shape for w in weights_b]
@@ -129,6 +139,7 @@ def interpolation_path(model_a: keras.Model, model_b: keras.Model,
         "alphas": alphas.tolist(),
         "curves": curves,
         "barrier": {name: {"loss": barrier(c["loss"]),
+                           "loss_above_line": barrier_above_line(c["loss"], alphas),
                            "accuracy": barrier(c["accuracy"], higher_is_worse=False)}
                     for name, c in curves.items()},
         "endpoint_models": {"a": evaluate(model_a, datasets), "b": evaluate(model_b, datasets)},
@@ -162,12 +173,13 @@ def plot_paths(pairs: Sequence[Dict], dataset_names: Sequence[str], path: str) -
 
     rows = len(dataset_names)
     figure, axes = plt.subplots(rows, 2, figsize=(10, 3.2 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10" if len(pairs) <= 10 else "tab20").colors
     for row, name in enumerate(dataset_names):
-        for pair in pairs:
+        for k, pair in enumerate(pairs):
             setup_a, setup_b = pair["setups"]
-            same = setup_a == setup_b
-            style = dict(color=plotting.setup_colour(setup_a) if same else "grey",
-                         linestyle="-" if same else ":", marker=".", linewidth=1.4 if same else 1)
+            # Solid: two runs of one setup (two seeds); dotted: across setups.
+            style = dict(color=colours[k % len(colours)], marker=".",
+                         linestyle="-" if setup_a == setup_b else ":")
             curve = pair["curves"][name]
             axes[row][0].plot(pair["alphas"], curve["loss"], label=pair["label"], **style)
             axes[row][1].plot(pair["alphas"], curve["accuracy"], **style)

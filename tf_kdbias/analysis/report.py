@@ -63,7 +63,7 @@ class AnalysisSettings:
 
 
 def _log(message: str) -> None:
-    print(message, flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def _jsonable(value):
@@ -241,14 +241,17 @@ def _analyse_basins(runs, eval_subset: ImageSplit, settings, data_dir, out_dir, 
 
 
 def _mean_barriers(pairs: Sequence[Dict]) -> Dict:
-    """Mean loss barrier per (setup, setup) kind of pair and dataset."""
+    """Mean loss barriers per kind of pair ('CNN→MLP vs CNN→MLP') and dataset."""
     groups = {}
     for pair in pairs:
         key = " vs ".join(setup_label(s) for s in sorted(pair["setups"]))
         for name, value in pair["barrier"].items():
-            groups.setdefault(key, {}).setdefault(name, []).append(value["loss"])
-    return {key: {name: {"loss_barrier": float(np.mean(v)), "n": len(v)}
-                  for name, v in by_set.items()}
+            groups.setdefault(key, {}).setdefault(name, []).append(value)
+    return {key: {name: {"loss_barrier": float(np.mean([v["loss"] for v in values])),
+                         "loss_above_line": float(np.mean([v["loss_above_line"]
+                                                           for v in values])),
+                         "n": len(values)}
+                  for name, values in by_set.items()}
             for key, by_set in groups.items()}
 
 
@@ -358,11 +361,14 @@ def format_summary(analysis: Dict) -> str:
     barriers = analysis["interpolation"].get("mean_barrier", {})
     if barriers:
         names = analysis["interpolation"]["datasets"]
-        lines += ["Mean loss barrier on the straight line between weights:", "",
+        lines += ["Mean loss barrier on the straight line between weights (max loss minus "
+                  "the endpoints' mean; in brackets: max excess over the line joining the "
+                  "endpoints):", "",
                   "| pair | " + " | ".join(names) + " | pairs |",
                   "|---|" + "---|" * (len(names) + 1)]
         for key, by_set in barriers.items():
-            cells = " | ".join(_cell(by_set[n]["loss_barrier"]) for n in names)
+            cells = " | ".join(f"{_cell(by_set[n]['loss_barrier'])} "
+                               f"({_cell(by_set[n]['loss_above_line'])})" for n in names)
             lines.append(f"| {key} | {cells} | {by_set[names[0]]['n']} |")
         lines.append("")
     lines.append(f"Written to {os.path.join(analysis['workdir'], ANALYSIS_DIR)} "

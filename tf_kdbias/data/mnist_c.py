@@ -15,8 +15,13 @@ from tf_kdbias.errors import UserError
 GENERATOR_VERSION = "1"
 
 
-def _cache_path(name: str, severity: int, seed: int, source_digest: str) -> str:
-    key = f"{name}_sev{severity}_seed{seed}_v{GENERATOR_VERSION}_{source_digest}"
+def _cache_key(name: str, severity: int, seed: int, source_digest: str) -> str:
+    """What the generated images depend on: corruption, its settings, the code
+    version and the source images."""
+    return f"{name}_sev{severity}_seed{seed}_v{GENERATOR_VERSION}_{source_digest}"
+
+
+def _cache_path(key: str) -> str:
     return os.path.join(io_utils.cache_dir(), "mnist_c", key + ".npz")
 
 
@@ -27,20 +32,17 @@ def generate_mnist_c(test: ImageSplit, name: str, seed: int = 0,
         raise UserError(f"Unknown MNIST-C corruption {name!r}; choose one of "
                         f"{', '.join(corruptions.CORRUPTION_NAMES)}.")
     severity = corruptions.RELEASE_SEVERITY.get(name, 1) if severity is None else severity
-    path = _cache_path(name, severity, seed, io_utils.digest_arrays(test.images))
-    if os.path.exists(path):
-        try:
-            with np.load(path) as cached:
-                images = cached["images"]
-            if images.shape == test.images.shape and images.dtype == np.uint8:
-                return ImageSplit(images, test.labels)
-        except (OSError, ValueError, KeyError):
-            pass  # A damaged cache is rebuilt below.
+    key = _cache_key(name, severity, seed, io_utils.digest_arrays(test.images))
+    path = _cache_path(key)
+    # A file made for another key, or damaged, is rebuilt below.
+    cached = io_utils.load_cache(path, key, ["images"])
+    if cached is not None and cached["images"].shape == test.images.shape:
+        return ImageSplit(cached["images"], test.labels)
     if show_progress:
         print(f"Generating MNIST-C {name} (severity {severity}) for "
               f"{len(test)} images; cached at {path}", flush=True)
     images = corruptions.corrupt_images(test.images, name, seed=seed, severity=severity)
-    io_utils.save_arrays_atomic(path, images=images)
+    io_utils.save_cache_atomic(path, key, images=images)
     return ImageSplit(images, test.labels)
 
 

@@ -30,6 +30,60 @@ def make_dataset(inputs: np.ndarray, labels: np.ndarray,
     """
     import tensorflow as tf
 
+    gather_batch = _batch_gatherer(inputs, labels, teacher_logits, sample_weight)
+    indices = tf.data.Dataset.range(len(labels))
+    if shuffle:
+        indices = indices.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = indices.batch(batch_size).map(gather_batch).prefetch(PREFETCH_BATCHES)
+    return dataset.with_options(_options_without_autotune())
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    """Batches in one pass, the last one possibly partial."""
+    return -(-num_examples // batch_size)
+
+
+def make_epoch_dataset(inputs: np.ndarray, labels: np.ndarray,
+                       teacher_logits: Optional[np.ndarray] = None,
+                       batch_size: int = 128, seed: int = 0, first_epoch: int = 0,
+                       epochs: int = 1, sample_weight: Optional[np.ndarray] = None):
+    """Shuffled training batches of epochs `first_epoch` .. `epochs - 1`, in order.
+
+    Unlike `make_dataset(shuffle=True)`, whose order in an epoch depends on
+    how many epochs the process has already drawn, the order of epoch `e` is
+    a pure function of `(seed, e)`, so a run resumed at epoch `e` sees exactly
+    the batches an uninterrupted run sees. Fit it with
+    `steps_per_epoch=steps_per_epoch(len(labels), batch_size)`, so that Keras
+    keeps one iterator across epochs.
+
+    Like `make_dataset`, each batch gathers every array with the same
+    indices, so teacher logits stay paired with their examples.
+    """
+    import tensorflow as tf
+
+    num_examples = len(labels)
+    steps = steps_per_epoch(num_examples, batch_size)
+    gather_batch = _batch_gatherer(inputs, labels, teacher_logits, sample_weight)
+    last_index = tf.constant(num_examples - 1, tf.int64)
+
+    def batch_at(global_step):
+        epoch = global_step // steps
+        start = (global_step % steps) * batch_size
+        positions = tf.range(start, tf.minimum(start + batch_size, num_examples))
+        # A stateless permutation of the examples, one per (seed, epoch).
+        order = tf.random.experimental.index_shuffle(
+            positions, tf.stack([tf.constant(seed, tf.int64), epoch]), last_index)
+        return gather_batch(order)
+
+    steps_range = tf.data.Dataset.range(first_epoch * steps, epochs * steps)
+    dataset = steps_range.map(batch_at).prefetch(PREFETCH_BATCHES)
+    return dataset.with_options(_options_without_autotune())
+
+
+def _batch_gatherer(inputs, labels, teacher_logits, sample_weight):
+    """A function from an index batch to the batch of every array."""
+    import tensorflow as tf
+
     features = inputs if teacher_logits is None else {
         INPUTS_KEY: inputs, TEACHER_LOGITS_KEY: teacher_logits}
     elements = (features, labels) if sample_weight is None else (features, labels, sample_weight)
@@ -40,11 +94,7 @@ def make_dataset(inputs: np.ndarray, labels: np.ndarray,
     def gather_batch(indices):
         return tf.nest.map_structure(lambda column: tf.gather(column, indices), columns)
 
-    indices = tf.data.Dataset.range(len(labels))
-    if shuffle:
-        indices = indices.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    dataset = indices.batch(batch_size).map(gather_batch).prefetch(PREFETCH_BATCHES)
-    return dataset.with_options(_options_without_autotune())
+    return gather_batch
 
 
 def _options_without_autotune():

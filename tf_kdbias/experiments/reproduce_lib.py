@@ -24,6 +24,7 @@ from tf_kdbias import io_utils
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_any_eval_sets
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments.gin_utils import REPO_ROOT
+from tf_kdbias.experiments.resume import BACKUP_FOLDER
 from tf_kdbias.experiments.run_lib import METRICS_FILE
 
 PAPER_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_results.json")
@@ -69,6 +70,11 @@ class Run:
     @property
     def finished(self) -> bool:
         return os.path.exists(os.path.join(self.run_dir, METRICS_FILE))
+
+    @property
+    def interrupted(self) -> bool:
+        """Started but not finished: its command resumes from the last backup."""
+        return not self.finished and os.path.isdir(os.path.join(self.run_dir, BACKUP_FOLDER))
 
 
 def setup_name(student: str, teacher: Optional[str]) -> str:
@@ -128,7 +134,8 @@ def execute_runs(runs: Sequence[Run]) -> None:
         if run.finished:
             print(f"{label}: finished already, skipped", flush=True)
             continue
-        print(f"{label}: starting\n  {command_line(run)}", flush=True)
+        action = "resuming an interrupted run" if run.interrupted else "starting"
+        print(f"{label}: {action}\n  {command_line(run)}", flush=True)
         start = time.time()
         code = subprocess.run(run.command, cwd=REPO_ROOT).returncode
         if code != 0:

@@ -70,6 +70,15 @@ def _read_backup(folder: str) -> Optional[Backup]:
     return backup if os.path.exists(backup.weights_path) else None
 
 
+def newest_backup(backup_dir: str) -> Optional[Backup]:
+    """The newest complete backup in `backup_dir`, whatever its key."""
+    for folder in _epoch_folders(backup_dir):
+        backup = _read_backup(folder)
+        if backup is not None:
+            return backup  # Else it was cut short by a kill; an older one may be complete.
+    return None
+
+
 def latest_backup(backup_dir: str, key: str, discard_stale: bool = True) -> Optional[Backup]:
     """The newest complete backup made under `key`, or None.
 
@@ -77,17 +86,13 @@ def latest_backup(backup_dir: str, key: str, discard_stale: bool = True) -> Opti
     trusted: the run starts from scratch, and they are deleted if
     `discard_stale` (the chief's job in a multi-worker run).
     """
-    for folder in _epoch_folders(backup_dir):
-        backup = _read_backup(folder)
-        if backup is None:
-            continue  # Cut short by a kill; an older one may be complete.
-        if backup.key != key:
-            print(f"warning: the backup in {backup_dir} was made with another config, data "
-                  "or teacher; not resuming from it: training from scratch.", flush=True)
-            if discard_stale:
-                shutil.rmtree(backup_dir, ignore_errors=True)
-            return None
+    backup = newest_backup(backup_dir)
+    if backup is None or backup.key == key:
         return backup
+    print(f"warning: the backup in {backup_dir} was made with another config, data or "
+          "teacher; not resuming from it: training from scratch.", flush=True)
+    if discard_stale:
+        shutil.rmtree(backup_dir, ignore_errors=True)
     return None
 
 
@@ -143,8 +148,10 @@ class EpochBackup(keras.callbacks.Callback):
         self.history: List[Dict[str, Optional[float]]] = []
         # Epochs at which this run was resumed, recorded in metrics.json.
         self.resumed_from_epochs: List[int] = []
+        self.first_epoch = 0  # Where training (re)starts.
         if resumed_from is not None:
             self.history = list(resumed_from.history)
+            self.first_epoch = resumed_from.epoch
             self.resumed_from_epochs = resumed_from.resumes + [resumed_from.epoch]
 
     def on_epoch_end(self, epoch, logs=None):

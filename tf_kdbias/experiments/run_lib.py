@@ -24,7 +24,6 @@ from typing import Callable, Dict, Optional, Sequence
 
 import gin
 import keras
-import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS
@@ -167,15 +166,14 @@ def _verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def _callbacks(out_dir: str, settings: TrainSettings, first_epoch: int,
-               backup: resume.EpochBackup):
+def _callbacks(out_dir: str, settings: TrainSettings, backup: resume.EpochBackup):
     cbs = [run_callbacks.StopOnNonFiniteLoss(),
            # update_freq must stay 'epoch': an int silently drops epoch summaries.
            keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), update_freq="epoch",
                                        write_graph=False)]
     if settings.trajectory_checkpoints:
         cbs.append(run_callbacks.TrajectoryCheckpoint(
-            os.path.join(out_dir, "trajectory"), settings.epochs, first_epoch))
+            os.path.join(out_dir, "trajectory"), settings.epochs, backup.first_epoch))
     # Last: an epoch counts as done only once everything above is written.
     return cbs + [backup]
 
@@ -220,6 +218,7 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
     settings = TrainSettings()
     # First: a multi-worker strategy must exist before other TensorFlow ops.
     strategy = distribute.make_strategy()
+    chief = distribute.is_chief(strategy)
     out_dir = distribute.worker_dir(run_dir, strategy)
     _check_writable(out_dir)
     config_text = gin.config_str()
@@ -241,21 +240,12 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
             trainer, teacher, teacher_logits = _make_trainer(
                 model, task, optimizer, jit, teacher_dir, online_teacher_fn, steps,
                 use_teacher_cache, teacher_cache_dtype, train, validation)
-            backup_dir = os.path.join(run_dir, resume.BACKUP_FOLDER)  # The chief's.
-            key = _run_key(config_text, train, teacher_dir)
-            backup = resume.latest_backup(backup_dir, key,
-                                          discard_stale=distribute.is_chief(strategy))
-            if backup is not None:
-                resume.restore(trainer, backup)
-                print(f"Resuming from epoch {backup.epoch} of {settings.epochs}: restored "
-                      f"the backup in {backup.folder}.", flush=True)
+            recorder = _resume_or_start(trainer, run_dir, _run_key(config_text, train, teacher_dir),
+                                        settings.epochs, chief)
         provenance.write_config(out_dir, CONFIG_FILE, config_text)
         task.save_assets(out_dir)
-        recorder = resume.EpochBackup(backup_dir, key, resumed_from=backup,
-                                      write=distribute.is_chief(strategy))
-        first_epoch = backup.epoch if backup else 0
-        _fit(trainer, train, validation, teacher_logits, settings, steps, first_epoch,
-             _callbacks(out_dir, settings, first_epoch, recorder))
+        _fit(trainer, train, validation, teacher_logits, settings, steps, recorder.first_epoch,
+             _callbacks(out_dir, settings, recorder))
         _save_model_atomic(model, os.path.join(out_dir, MODEL_FILE))
         if online_teacher_fn is not None:
             _save_model_atomic(teacher, os.path.join(out_dir, ONLINE_TEACHER_FILE))
@@ -273,18 +263,31 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         **provenance.provenance(),
     }
     provenance.write_config(out_dir, "operative_config.gin", gin.operative_config_str())
-    # Last and atomic: metrics.json marks the run finished, then backups go.
+    # Last and atomic: metrics.json marks the run finished; then backups can go.
     io_utils.write_json_atomic(os.path.join(out_dir, METRICS_FILE), metrics)
-    if distribute.is_chief(strategy):
+    if chief:
         resume.remove_backups(run_dir)
     return metrics
 
 
+def _resume_or_start(trainer: keras.Model, run_dir: str, key: str, epochs: int,
+                     chief: bool) -> resume.EpochBackup:
+    """Restores the run's latest backup, if any; returns the per-epoch recorder."""
+    # Every worker resumes from the chief's backup, so all start at one epoch.
+    backup_dir = os.path.join(run_dir, resume.BACKUP_FOLDER)
+    backup = resume.latest_backup(backup_dir, key, discard_stale=chief)
+    if backup is not None:
+        resume.restore(trainer, backup)
+        print(f"Resuming from epoch {backup.epoch} of {epochs}: restored the backup in "
+              f"{backup.folder}.", flush=True)
+    return resume.EpochBackup(backup_dir, key, resumed_from=backup, write=chief)
+
+
 def _fit(trainer, train, validation, teacher_logits, settings: TrainSettings, steps: int,
          first_epoch: int, callbacks) -> None:
-    """Fits epochs `first_epoch` .. `settings.epochs - 1` (none if all are done)."""
+    """Fits epochs `first_epoch` onwards (none if a kill came after the last one)."""
     if first_epoch >= settings.epochs:
-        return  # Killed after the last backup, before metrics.json: just finish.
+        return
     train_ds = pipeline.make_epoch_dataset(
         train.inputs, train.labels, teacher_logits["train"], batch_size=settings.batch_size,
         seed=settings.seed, first_epoch=first_epoch, epochs=settings.epochs,

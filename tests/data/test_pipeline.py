@@ -1,0 +1,56 @@
+import numpy as np
+
+from tf_kdbias.data.pipeline import make_dataset
+from tf_kdbias.experiments.benchmark_lib import legacy_make_dataset
+
+
+def arrays(n=300):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, 28, 28, 1), dtype=np.uint8)
+    labels = np.arange(n) % 10
+    # Each example's logits encode its index, to check pairing exactly.
+    logits = np.repeat(np.arange(n, dtype=np.float32)[:, None], 10, axis=1)
+    return images, labels, logits
+
+
+def epoch_indices(dataset):
+    return np.concatenate([features["teacher_logits"].numpy()[:, 0] for features, _ in dataset])
+
+
+def test_shuffled_epochs_are_permutations_with_logits_paired():
+    images, labels, logits = arrays()
+    dataset = make_dataset(images, labels, logits, batch_size=64, shuffle=True, seed=1)
+    epochs = []
+    for _ in range(2):
+        for features, batch_labels in dataset:
+            index = features["teacher_logits"].numpy()[:, 0].astype(int)
+            np.testing.assert_array_equal(features["inputs"].numpy(), images[index])
+            np.testing.assert_array_equal(batch_labels.numpy(), labels[index])
+        epochs.append(epoch_indices(dataset))
+    assert sorted(epochs[0]) == list(range(300))
+    assert not np.array_equal(epochs[0], epochs[1])  # Reshuffled every epoch.
+
+
+def test_same_order_as_shuffling_the_examples_themselves():
+    # Runs made before the index-gather pipeline keep their batch order.
+    images, labels, logits = arrays()
+    new = make_dataset(images, labels, logits, batch_size=64, shuffle=True, seed=5)
+    old = legacy_make_dataset(images, labels, logits, batch_size=64, shuffle=True, seed=5)
+    np.testing.assert_array_equal(epoch_indices(new), epoch_indices(old))
+    assert new.element_spec == old.element_spec
+
+
+def test_unshuffled_batches_keep_order_and_sample_weights():
+    images, labels, _ = arrays(130)
+    weights = np.linspace(0, 1, 130).astype(np.float32)
+    batches = list(make_dataset(images, labels, batch_size=64, sample_weight=weights))
+    assert [len(b[1]) for b in batches] == [64, 64, 2]
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), images)
+    np.testing.assert_array_equal(np.concatenate([b[2] for b in batches]), weights)
+
+
+def test_autotuning_stays_off():
+    # Its model thread is joined when an iterator is destroyed, which stalled
+    # the end of fit() (docs/BENCHMARKS.md).
+    images, labels, _ = arrays(10)
+    assert make_dataset(images, labels).options().autotune.enabled is False
