@@ -5,7 +5,6 @@ r"""Times student-only training against three ways to distil (docs/BENCHMARKS.md
       --teacher_dir=runs/benchmark_teacher
 """
 
-import dataclasses
 import logging
 import os
 
@@ -14,16 +13,17 @@ from absl import app, flags
 from tf_kdbias.experiments import benchmark_lib, cli
 
 cli.define_data_flag()
-flags.DEFINE_bool("quick", False, "About 4 minutes on 2 idle cores: a small CNN teacher "
-                  "trained for 1 epoch, 3 epochs per row. Otherwise the paper's CNN teacher.")
+flags.DEFINE_bool("quick", False, "Under 5 minutes on 2 idle cores: a small CNN teacher, "
+                  "3 epochs per row, no XLA or SVA rows. Otherwise the paper's CNN teacher.")
 flags.DEFINE_string("workdir", "runs/benchmark", "Folder for the report.")
 flags.DEFINE_string("output", None, "The JSON report (default: <workdir>/benchmark.json).")
 flags.DEFINE_string("teacher_dir", None, "Loads the teacher's model.keras from here, or "
                     "trains it once and saves it here (with its cached logits).")
-flags.DEFINE_bool("jit", True, "Also time student-only and cached-logit distillation "
-                  "with jit_compile=True (XLA).")
-flags.DEFINE_bool("sva", True, "Also time LSTM -> Transformer-seq distillation on the "
-                  "synthetic SVA grammar (skipped with a note if SVA is not installed).")
+flags.DEFINE_bool("jit", None, "Also time student-only and cached-logit distillation "
+                  "with jit_compile=True (XLA). Default: on, off with --quick.")
+flags.DEFINE_bool("sva", None, "Also time LSTM -> Transformer-seq distillation on the "
+                  "synthetic SVA grammar (skipped with a note if SVA is not installed). "
+                  "Default: on, off with --quick.")
 flags.DEFINE_list("variants", None, "MNIST rows to run (default: all), e.g. "
                   "student_only,ours_cached,keras_distiller.")
 flags.DEFINE_integer("epochs", None, "Epochs per row (default: the mode's); the first "
@@ -39,9 +39,8 @@ def main(argv):
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         settings = (benchmark_lib.quick_settings() if FLAGS.quick
                     else benchmark_lib.full_settings())
-        settings = dataclasses.replace(settings, jit=FLAGS.jit, variants=FLAGS.variants,
-                                       sva=settings.sva if FLAGS.sva else None,
-                                       epochs=FLAGS.epochs or settings.epochs)
+        settings = benchmark_lib.with_overrides(settings, jit=FLAGS.jit, sva=FLAGS.sva,
+                                                variants=FLAGS.variants, epochs=FLAGS.epochs)
         output = FLAGS.output or os.path.join(FLAGS.workdir, "benchmark.json")
         report = benchmark_lib.run_benchmark(settings, data_dir=FLAGS.data_dir,
                                              teacher_dir=FLAGS.teacher_dir,

@@ -5,7 +5,7 @@ r"""Exports a finished run as a TF SavedModel (`serving_default`: image -> logit
 
 from absl import app, flags
 
-from tf_kdbias.experiments import cli, export_lib
+from tf_kdbias.experiments import cli, export_lib, gin_utils
 
 flags.DEFINE_string("run_dir", None, "A finished run directory (holds model.keras).")
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (must not exist).")
@@ -15,8 +15,13 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    cli.run_main(lambda: print("SavedModel written to",
-                               export_lib.export_saved_model(FLAGS.run_dir, FLAGS.export_dir)))
+
+    def export():
+        gin_utils.register_configurables()  # Registers every task, e.g. the SVA ones.
+        print("SavedModel written to", export_lib.export_saved_model(FLAGS.run_dir,
+                                                                     FLAGS.export_dir))
+
+    cli.run_main(export)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,14 @@ def save_npy_atomic(path: str, array: np.ndarray) -> None:
     _atomic_write(path, lambda f: np.save(f, array), "wb")
 
 
+def read_text(path: str) -> Optional[str]:
+    """The file's text, or None if there is no such file."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read()
+
+
 def read_json(path: str) -> Any:
     with open(path) as f:
         return json.load(f)

@@ -9,11 +9,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tf_kdbias.experiments.callbacks import TrajectoryCheckpoint
 from tf_kdbias.models.cnn import build_cnn
 from tf_kdbias.models.mlp import build_mlp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-NUM_TRAIN = 384
+NUM_TRAIN = 256
 EPOCHS = 2
 
 
@@ -46,13 +47,11 @@ def train_run(run_dir: Path, architecture: str, seed: int, images, labels,
     keras.utils.set_random_seed(seed)
     model = tiny_model(architecture)
     model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    trajectory = run_dir / "trajectory"
-    trajectory.mkdir(parents=True)
-    model.save_weights(str(trajectory / "epoch_0000.weights.h5"))
-    for epoch in range(1, EPOCHS + 1):
-        model.fit(images, labels, batch_size=64, epochs=1, verbose=0)
-        model.save_weights(str(trajectory / f"epoch_{epoch:04d}.weights.h5"))
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  run_eagerly=True)  # Eight steps: tracing would cost more than it saves.
+    # The training callback itself writes trajectory/epoch_XXXX.weights.h5.
+    checkpoints = TrajectoryCheckpoint(str(run_dir / "trajectory"), EPOCHS)
+    model.fit(images, labels, batch_size=64, epochs=EPOCHS, verbose=0, callbacks=[checkpoints])
     model.save(str(run_dir / "model.keras"))
     metrics = {"task": "mnist", "model": model.name, "seed": seed, "epochs": EPOCHS,
                "teacher_dir": str(teacher_dir) if teacher_dir else None, "eval": {}}

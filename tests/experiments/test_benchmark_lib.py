@@ -64,6 +64,19 @@ def test_unknown_variant_names_are_rejected():
         v.name for v in benchmark_lib.MNIST_VARIANTS if not v.jit]
 
 
+def test_command_line_overrides_keep_the_preset_where_unset():
+    quick = benchmark_lib.quick_settings()
+    assert not quick.jit and quick.sva is None
+    assert benchmark_lib.with_overrides(quick) == quick
+    changed = benchmark_lib.with_overrides(quick, jit=True, sva=True, epochs=5,
+                                           variants=["ours_cached"])
+    assert changed.jit and changed.sva == benchmark_lib.SvaSettings()
+    assert changed.epochs == 5 and changed.variants == ["ours_cached"]
+    full = benchmark_lib.full_settings()
+    assert benchmark_lib.with_overrides(full, sva=True).sva == full.sva  # Full sizes kept.
+    assert benchmark_lib.with_overrides(full, jit=False, sva=False).sva is None
+
+
 def test_keras_distiller_as_configured_computes_our_kd_loss(mnist_test):
     images, labels = mnist_test.images[:64], mnist_test.labels[:64]
     temperature = 5.0
@@ -100,7 +113,7 @@ def test_run_benchmark_writes_the_promised_report_atomically(data_dir, tmp_path)
     output = tmp_path / "benchmark.json"
     output.write_text('{"stale": true}')
     settings = benchmark_lib.BenchmarkSettings(
-        epochs=2, train_size=512, test_size=500, teacher_kwargs=TINY_CNN,
+        epochs=2, train_size=512, test_size=500, teacher_kwargs=TINY_CNN, teacher_epochs=1,
         student_kwargs={"hidden_units": (16,)}, jit=False, stall_trials=1, sva=None,
         variants=["student_only", "ours_cached", "keras_distiller"])
     messages = []

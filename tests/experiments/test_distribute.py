@@ -55,3 +55,27 @@ def test_two_replicas_match_one_device(results, kind):
 def test_unknown_strategy_is_a_user_error():
     with pytest.raises(UserError, match="use one of default, mirrored, multi_worker_mirrored"):
         distribute.make_strategy("tpu")
+
+
+class FakeMultiWorkerStrategy:
+    """Has the `cluster_resolver` of a multi-worker strategy, without a cluster."""
+
+    def __init__(self, cluster, task_type, task_id):
+        import tensorflow as tf
+
+        self.cluster_resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id)
+
+
+@pytest.mark.parametrize("cluster,task_type,task_id,chief", [
+    ({"worker": ["a:1", "b:1"]}, "worker", 0, True),
+    ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, "chief", 0, True),
+    ({"chief": ["c:1"], "worker": ["a:1"]}, "worker", 0, False),
+])
+def test_only_the_chief_writes_the_run_dir(tmp_path, cluster, task_type, task_id, chief):
+    strategy = FakeMultiWorkerStrategy(cluster, task_type, task_id)
+    assert distribute.is_chief(strategy) == chief
+    expected = (str(tmp_path) if chief
+                else os.path.join(str(tmp_path), "workers", f"{task_type}_{task_id}"))
+    assert distribute.worker_dir(str(tmp_path), strategy) == expected

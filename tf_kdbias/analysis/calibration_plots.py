@@ -10,6 +10,7 @@ from tf_kdbias.metrics.calibration import ExpectedCalibrationError
 
 NUM_BINS = 15  # The suite's ECE default (metrics.evaluation), so ECEs match metrics.json.
 MAX_COLUMNS = 3
+SPARSE_BIN_FRACTION = 0.005  # Bins with under 0.5% of the examples are drawn faded.
 
 
 def reliability(logits_per_run: Sequence[np.ndarray], labels, num_bins: int = NUM_BINS) -> Dict:
@@ -62,9 +63,14 @@ def plot_reliability(diagrams: Dict[str, Dict], eval_set: str, path: str) -> str
         filled = np.asarray(diagram["count"]) > 0
         accuracy = np.where(filled, diagram["accuracy"], 0.0)
         confidence = np.where(filled, diagram["confidence"], 0.0)
-        ax.bar(edges[:-1], accuracy, width=1.0 / bins, align="edge",
-               color=plotting.setup_colour(setup), edgecolor="black", linewidth=0.4,
-               label="accuracy")
+        # Bins holding few examples have noisy accuracies: draw them faded.
+        counts = np.asarray(diagram["count"], np.float64)
+        sparse = counts < SPARSE_BIN_FRACTION * counts.sum()
+        for faded in (False, True):
+            keep = sparse == faded
+            ax.bar(edges[:-1][keep], accuracy[keep], width=1.0 / bins, align="edge",
+                   color=plotting.setup_colour(setup), edgecolor="black", linewidth=0.4,
+                   alpha=0.3 if faded else 1.0, label=None if faded else "accuracy")
         # The gap between confidence and accuracy is what ECE averages.
         ax.bar(edges[:-1], confidence - accuracy, bottom=accuracy, width=1.0 / bins,
                align="edge", color="none", edgecolor="red", hatch="///", linewidth=0.4,
@@ -77,6 +83,7 @@ def plot_reliability(diagrams: Dict[str, Dict], eval_set: str, path: str) -> str
         ax.set_ylabel("accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7, loc="upper left")
-    figure.suptitle(f"Reliability diagrams on {eval_set}", fontsize=10)
+    figure.suptitle(f"Reliability diagrams on {eval_set} (faded: bins with under "
+                    f"{100 * SPARSE_BIN_FRACTION:g}% of the examples)", fontsize=10)
     figure.tight_layout()
     return plotting.save_figure(figure, path)

@@ -351,6 +351,13 @@ def format_summary(analysis: Dict) -> str:
         lines += [f"| {setup_label(setup)} | {_cell(v['rsa'])} | {_cell(v['linear_cka'])} | "
                   f"{_cell(v['debiased_cka'])} |" for setup, v in by_setup.items()]
         lines.append("")
+    own = analysis["similarity_summary"]["to_own_teacher"]
+    if own:
+        lines += ["Similarity of each distilled run to its own teacher:", "",
+                  "| run | teacher | RSA | linear CKA | debiased CKA |", "|---|---|---|---|---|"]
+        lines += [f"| {run} | {v['teacher']} | {_cell(v['rsa'])} | {_cell(v['linear_cka'])} | "
+                  f"{_cell(v['debiased_cka'])} |" for run, v in own.items()]
+        lines.append("")
     for reference, by_run in analysis["similarity_summary"]["to_same_seed_reference"].items():
         lines += [f"Similarity of each run to the {setup_label(reference)} run of the same seed:",
                   "", "| run | reference | RSA | linear CKA | debiased CKA |",

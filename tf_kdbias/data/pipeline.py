@@ -77,7 +77,12 @@ def make_epoch_dataset(inputs: np.ndarray, labels: np.ndarray,
 
     steps_range = tf.data.Dataset.range(first_epoch * steps, epochs * steps)
     dataset = steps_range.map(batch_at).prefetch(PREFETCH_BATCHES)
-    return dataset.with_options(_options_without_autotune())
+    options = _options_without_autotune()
+    # In-memory data has no files to split among workers (the default policy
+    # tries that first, and warns): each worker takes its part of every batch.
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return dataset.with_options(options)
 
 
 def _batch_gatherer(inputs, labels, teacher_logits, sample_weight):

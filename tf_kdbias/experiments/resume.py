@@ -163,7 +163,9 @@ class EpochBackup(keras.callbacks.Callback):
         folder = os.path.join(self.backup_dir, f"epoch_{epochs_done:04d}")
         shutil.rmtree(folder, ignore_errors=True)  # A leftover of a killed attempt.
         os.makedirs(folder)
-        self.model.save_weights(os.path.join(folder, WEIGHTS_FILE))
+        weights_path = os.path.join(folder, WEIGHTS_FILE)
+        self.model.save_weights(weights_path)
+        _flush_to_disk(weights_path)  # Before state.json declares the backup complete.
         state = {"epoch": epochs_done, "key": self.key, "history": self.history,
                  "resumes": self.resumed_from_epochs,
                  "seed_states": [[int(x) for x in keras.ops.convert_to_numpy(v.value)]
@@ -177,6 +179,15 @@ class EpochBackup(keras.callbacks.Callback):
         """{metric: [value per epoch]}, like `keras.callbacks.History.history`."""
         names = list(dict.fromkeys(name for logs in self.history for name in logs))
         return {name: [logs.get(name) for logs in self.history] for name in names}
+
+
+def _flush_to_disk(path: str) -> None:
+    """Survives a host crash too, not only a killed process."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _json_number(value) -> Optional[float]:

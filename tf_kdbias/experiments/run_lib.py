@@ -242,7 +242,7 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
                 use_teacher_cache, teacher_cache_dtype, train, validation)
             recorder = _resume_or_start(trainer, run_dir, _run_key(config_text, train, teacher_dir),
                                         settings.epochs, chief)
-        provenance.write_config(out_dir, CONFIG_FILE, config_text)
+        _write_config_once(out_dir, config_text)
         task.save_assets(out_dir)
         _fit(trainer, train, validation, teacher_logits, settings, steps, recorder.first_epoch,
              _callbacks(out_dir, settings, recorder))
@@ -309,8 +309,7 @@ def finished_run_metrics(run_dir: str, config_text: str) -> Optional[Dict]:
     path = os.path.join(run_dir, METRICS_FILE)
     if not os.path.exists(path):
         return None
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    recorded = open(config_path).read() if os.path.exists(config_path) else None
+    recorded = io_utils.read_text(os.path.join(run_dir, CONFIG_FILE))
     if recorded is not None and recorded != config_text:
         raise UserError(
             f"{run_dir!r} holds a finished run made with a different gin config (see its "
@@ -319,6 +318,12 @@ def finished_run_metrics(run_dir: str, config_text: str) -> Optional[Dict]:
     print(f"{run_dir} holds a finished run of this config (metrics.json); nothing to do. "
           "Delete the folder to train it again.", flush=True)
     return io_utils.read_json(path)
+
+
+def _write_config_once(run_dir: str, config_text: str) -> None:
+    """config.gin, unless a resumed run already wrote this very config."""
+    if io_utils.read_text(os.path.join(run_dir, CONFIG_FILE)) != config_text:
+        provenance.write_config(run_dir, CONFIG_FILE, config_text)
 
 
 def _run_key(config_text: str, train, teacher_dir: Optional[str]) -> str:
