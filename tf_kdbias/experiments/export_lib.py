@@ -24,7 +24,7 @@ def run_task(run_dir: str):
     """The task a run was trained on (recorded in its metrics.json)."""
     path = os.path.join(run_dir, METRICS_FILE)
     name = io_utils.read_json(path).get("task", "mnist") if os.path.exists(path) else "mnist"
-    return task_by_name(name)
+    return task_by_name(name, run_dir)
 
 
 def export_saved_model(run_dir: str, export_dir: str) -> str:
