@@ -20,6 +20,7 @@ def _atomic_write(path: str, write_fn, mode: str) -> None:
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; results are for sharing.
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
