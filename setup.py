@@ -1,4 +1,9 @@
-"""Installs tf_kdbias: `pip install -e ".[test]"`."""
+"""Installs tf_kdbias.
+
+  pip install -e ".[tf]"    TensorFlow backend (tf.data, TFDS, TensorBoard, SavedModel)
+  pip install -e ".[jax]"   Keras' JAX backend alone, no TensorFlow (e.g. a JAX GPU box)
+  pip install -e ".[test]"  both, plus the test tools
+"""
 
 import re
 from pathlib import Path
@@ -9,6 +14,16 @@ VERSION = re.search(
     r'__version__ = "([^"]+)"',
     (Path(__file__).parent / "tf_kdbias" / "__init__.py").read_text(),
 ).group(1)
+
+TF_REQUIRES = [
+    "tensorflow==2.21.*",
+    "tensorboard",
+    "tensorflow-datasets",
+    # TFDS imports importlib_resources without declaring it.
+    "importlib_resources",
+]
+# Keras 3.12+ runs on these; CPU wheels here, `jax[cuda12]`/`jax[cuda13]` for GPUs.
+JAX_REQUIRES = ["jax>=0.4.35"]
 
 setup(
     name="tf_kdbias",
@@ -21,13 +36,9 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tf_kdbias", "tf_kdbias.*"]),
     python_requires=">=3.10",
+    # The backend-neutral core; a backend comes with an extra below.
     install_requires=[
-        "tensorflow==2.21.*",
         "keras>=3.12",
-        "tensorboard",
-        "tensorflow-datasets",
-        # TFDS imports importlib_resources without declaring it.
-        "importlib_resources",
         "gin-config",
         "absl-py",
         "numpy",
@@ -37,6 +48,8 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "scikit-image"],
+        "tf": TF_REQUIRES,
+        "jax": JAX_REQUIRES,
+        "test": TF_REQUIRES + JAX_REQUIRES + ["pytest", "scikit-image"],
     },
 )

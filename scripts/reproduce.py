@@ -11,6 +11,7 @@ import time
 
 from absl import app, flags
 
+from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import cli, gin_utils, reproduce_lib
 
 cli.define_gin_flags()
@@ -18,6 +19,16 @@ cli.define_data_flag()
 flags.DEFINE_string("workdir", None, "Experiment folder: runs/, results.json, results.md.")
 flags.DEFINE_bool("list_commands", False,
                   "Print one command per run (e.g. for a cluster job array) and exit.")
+flags.DEFINE_integer("parallel_runs", 1,
+                     "Runs executed at once, each in its own process (a student starts once "
+                     "its teacher is done). >1 suits a GPU, where one small model uses a "
+                     "sliver of the device; each run then logs to <run_dir>/log.txt.")
+flags.DEFINE_float("gpu_memory_fraction", None,
+                   "With --parallel_runs>1, the GPU memory share of each JAX process "
+                   "(default 0.9 / parallel_runs); TensorFlow processes grow on demand.")
+flags.DEFINE_bool("results_only", False,
+                  "Run nothing: write results.json/results.md from the runs finished so far "
+                  "(a partial table says how many).")
 flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
@@ -35,8 +46,12 @@ def main(argv):
         if FLAGS.list_commands:
             print("\n".join(reproduce_lib.command_line(r) for r in runs))
             return
-        reproduce_lib.execute_runs(runs)
-        reproduce_lib.write_results(FLAGS.workdir, experiment, runs, time.time() - start)
+        if not FLAGS.results_only:
+            reproduce_lib.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction)
+        elif not any(run.finished for run in runs):
+            raise UserError(f"No finished runs under {FLAGS.workdir}; nothing to tabulate.")
+        reproduce_lib.write_results(FLAGS.workdir, experiment, runs,
+                                    None if FLAGS.results_only else time.time() - start)
         print(open(os.path.join(FLAGS.workdir, "results.md")).read())
 
     cli.run_main(reproduce)

@@ -53,3 +53,29 @@ def test_sparse_cross_entropy_and_masked_mean(logits):
 def test_unknown_kd_loss_is_named():
     with pytest.raises(ValueError, match="nonsense"):
         losses.get_kd_loss("nonsense")
+
+
+@pytest.mark.parametrize("kd_loss", ["kl", "soft_cross_entropy"])
+def test_top_k_distillation_with_every_logit_is_the_full_loss(kd_loss):
+    from tf_kdbias.distill.teacher_cache import top_k_logits
+    rng = np.random.default_rng(0)
+    teacher, student = rng.normal(size=(4, 3, 12)), rng.normal(size=(4, 3, 12))
+    top = top_k_logits(teacher, 12)
+    full = losses.get_kd_loss(kd_loss)(teacher, student, 2.0)
+    sparse = losses.top_k_distillation(top["values"], top["indices"], student, 2.0, kd_loss)
+    np.testing.assert_allclose(np.asarray(sparse), np.asarray(full), rtol=1e-5)
+
+
+def test_top_k_distillation_matches_a_hand_computation():
+    from tf_kdbias.distill.teacher_cache import top_k_logits
+    rng = np.random.default_rng(1)
+    teacher, student, t, k = rng.normal(size=(5, 20)), rng.normal(size=(5, 20)), 3.0, 4
+    top = top_k_logits(teacher, k)
+    expected = []
+    for row_t, row_s in zip(teacher, student):
+        kept = np.argsort(-row_t)[:k]  # Brute force: sort, keep k, renormalise.
+        log_p = log_softmax(row_t[kept] / t)
+        log_q = log_softmax(row_s / t)[kept]
+        expected.append(t * t * np.sum(np.exp(log_p) * (log_p - log_q)))
+    got = losses.top_k_distillation(top["values"], top["indices"], student, t, "kl")
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5)

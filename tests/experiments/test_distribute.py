@@ -52,6 +52,17 @@ def test_two_replicas_match_one_device(results, kind):
     assert_close(comparable_metrics(one_device), comparable_metrics(mirrored), 1e-4)
 
 
+def test_other_backends_get_one_device_and_no_tf_distribute(monkeypatch):
+    import keras
+    monkeypatch.setattr(keras.config, "backend", lambda: "jax")
+    strategy = distribute.make_strategy("default")
+    assert strategy.num_replicas_in_sync == 1 and distribute.is_chief(strategy)
+    with strategy.scope():
+        pass
+    with pytest.raises(UserError, match="KERAS_BACKEND=tensorflow"):
+        distribute.make_strategy("mirrored")
+
+
 def test_unknown_strategy_is_a_user_error():
     with pytest.raises(UserError, match="use one of default, mirrored, multi_worker_mirrored"):
         distribute.make_strategy("tpu")

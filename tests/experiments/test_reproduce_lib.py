@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 
 import pytest
 
@@ -84,3 +85,58 @@ def test_summary_table_has_one_line_per_setup(tmp_path):
     table = reproduce_lib.format_summary_table(results, reproduce_lib.paper_rows("mnist"), "accuracy")
     assert table.splitlines()[2:] == ["| cnn | 0.990 (0.992) |", "| mlp | 0.980 (0.985) |",
                                       "| cnn→mlp | 0.970 (0.988) |"]
+
+
+def fake_run(tmp_path, name, teacher=None, exit_code=0, sleep_s=0.0):
+    """A Run whose command checks its teacher finished, then writes metrics.json."""
+    run_dir = str(tmp_path / name)
+    teacher_dir = str(tmp_path / teacher) if teacher else None
+    code = (f"import os, sys, time; time.sleep({sleep_s}); "
+            f"sys.exit(9) if {teacher_dir!r} and not os.path.exists(os.path.join({teacher_dir!r}, "
+            f"'metrics.json')) else None; "
+            f"print('hello from {name}'); "
+            f"open(os.path.join({run_dir!r}, 'metrics.json'), 'w').write('{{}}') "
+            f"if {exit_code} == 0 else sys.exit({exit_code})")
+    return reproduce_lib.Run("mlp" if teacher else name, teacher, 0, run_dir, teacher_dir,
+                             (sys.executable, "-c", code))
+
+
+def test_parallel_runs_start_students_after_their_teachers(tmp_path, capsys):
+    runs = [fake_run(tmp_path, "cnn", sleep_s=0.5), fake_run(tmp_path, "mlp"),
+            fake_run(tmp_path, "cnn_to_mlp", teacher="cnn"),
+            fake_run(tmp_path, "mlp_to_mlp", teacher="mlp")]
+    reproduce_lib.execute_runs(runs, parallel_runs=3)
+    assert all(run.finished for run in runs)  # Exit code 9 would mean a teacher-less start.
+    assert "hello from cnn_to_mlp" in open(tmp_path / "cnn_to_mlp" / "log.txt").read()
+    out = capsys.readouterr().out
+    assert out.index("cnn seed 0: done") < out.index("cnn_to_mlp seed 0: starting")
+
+
+def test_a_failed_parallel_run_stops_its_students_and_is_named(tmp_path):
+    runs = [fake_run(tmp_path, "cnn", exit_code=3), fake_run(tmp_path, "mlp"),
+            fake_run(tmp_path, "cnn_to_mlp", teacher="cnn")]
+    with pytest.raises(UserError, match=r"\[1/3\] cnn seed 0.*failed"):
+        reproduce_lib.execute_runs(runs, parallel_runs=2)
+    assert runs[1].finished and not runs[2].finished
+    assert not os.path.exists(tmp_path / "cnn_to_mlp")  # Never started.
+
+
+def test_parallel_runs_share_the_gpu_memory():
+    env = reproduce_lib.run_environment(4, None)
+    assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in reproduce_lib.run_environment(1, None) or \
+        os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+
+
+def test_a_partial_table_covers_finished_runs_and_says_so(tmp_path):
+    exp = experiment(num_seeds=2)
+    runs = fake_finished_runs(tmp_path, exp, [0.5, 0.6, 0.5])  # cnn seeds 0-1, mlp seed 0.
+    results = reproduce_lib.write_results(str(tmp_path), exp, runs, None)
+    assert (results["runs_finished"], results["runs_planned"]) == (3, len(runs))
+    by_setup = {(r["student"], r["teacher"]): r for r in results["rows"] if r["metric"] == "accuracy"}
+    assert by_setup[("cnn", None)]["n"] == 2 and by_setup[("cnn", None)]["mean"] == pytest.approx(0.55)
+    assert by_setup[("mlp", None)]["n"] == 1
+    assert all(teacher is None for _, teacher in by_setup)  # No student finished.
+    text = open(tmp_path / "results.md").read()
+    assert f"PARTIAL: 3 of {len(runs)} runs finished" in text and "--results_only" in text
+

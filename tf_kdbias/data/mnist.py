@@ -101,6 +101,9 @@ def load_mnist_idx(data_dir: str, split: str,
 
 def load_mnist_tfds(split: str) -> ImageSplit:
     """Downloads (once) and reads the official TFDS `mnist` split."""
+    from tf_kdbias.tf_support import require_tensorflow
+
+    require_tensorflow("Reading MNIST through TFDS (no --data_dir / $TF_KDBIAS_DATA_DIR given)")
     import tensorflow_datasets as tfds  # Imported lazily: slow, needs TF.
 
     images, labels = tfds.as_numpy(

@@ -48,6 +48,10 @@ def generate_mnist_c(test: ImageSplit, name: str, seed: int = 0,
 
 def load_official_mnist_c(name: str) -> ImageSplit:
     """The released MNIST-C test split from TFDS (downloads ~235 MiB once)."""
+    from tf_kdbias.tf_support import require_tensorflow
+
+    require_tensorflow("The official MNIST-C release (TFDS mnist_corrupted; source='ours' "
+                       "needs no TensorFlow)")
     import tensorflow_datasets as tfds
 
     images, labels = tfds.as_numpy(tfds.load(f"mnist_corrupted/{name}", split="test",

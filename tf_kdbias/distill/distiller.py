@@ -7,13 +7,18 @@ import keras
 from keras import ops
 
 from tf_kdbias.distill import losses
+from tf_kdbias.distill.per_model_optimizer import PerModelOptimizer
 from tf_kdbias.distill.schedules import ScheduleOrFloat, value_at
 from tf_kdbias.errors import UserError
+from tf_kdbias.metrics.last_value import LastValue
 
 # Key under which a dataset element carries precomputed teacher logits; the
-# model inputs then sit under INPUTS_KEY.
+# model inputs then sit under INPUTS_KEY. Cached logits are an array, or for
+# large vocabularies a dict {TOP_K_VALUES: [..., k], TOP_K_INDICES: [..., k]}.
 TEACHER_LOGITS_KEY = "teacher_logits"
 INPUTS_KEY = "inputs"
+TOP_K_VALUES = "values"
+TOP_K_INDICES = "indices"
 
 
 def split_cached_inputs(x):
@@ -39,15 +44,28 @@ class Distiller(keras.Model):
 
     KD compares softened teacher and student distributions at temperature T
     (see `tf_kdbias.distill.losses`); r and T may be floats or schedules of the
-    step. The teacher comes either as precomputed logits in each batch (`x =
-    {"inputs": ..., "teacher_logits": ...}`: the cheap, default path) or from
-    running `teacher` at every step. In `online` mode teacher and student
-    train together from scratch: the teacher on gold labels with its own
-    optimizer, the student on the teacher's (stop-gradient) logits. Otherwise
-    the teacher is frozen.
+    training step. The teacher comes either as precomputed logits in each
+    batch (`x = {"inputs": ..., "teacher_logits": ...}`: the cheap, default
+    path) or from running `teacher` at every step. In `online` mode teacher
+    and student train together from scratch: the teacher on gold labels with
+    its own optimizer, the student on the teacher's (stop-gradient) logits.
+    Otherwise the teacher is frozen.
+
+    The design is backend-neutral: the distillation objective lives in
+    `compute_loss`, so Keras' own train and test steps (TensorFlow's, JAX's
+    stateless one, PyTorch's) do the differentiation. Online mode sums both
+    models' objectives and lets a `PerModelOptimizer` apply each model's
+    gradient with its own optimizer. The schedules' step counter is a
+    variable of this model, which every backend's compiled step carries
+    (JAX's does not thread the optimizer's `iterations` into the loss).
 
     Only the student is returned by `call`, evaluated and saved: it is the
     product of a distillation run.
+
+    Logs: `loss` (the objective: student total, plus the teacher's loss in
+    online mode), `student_loss` (gold CE), `distillation_loss` (KD),
+    `accuracy` (student), `temperature` and `distill_rate` (current values),
+    and `teacher_loss` in online mode.
 
     Args:
       student: the Keras model to train (outputs logits).
@@ -95,51 +113,70 @@ class Distiller(keras.Model):
             teacher.trainable = online
         if online and teacher_optimizer is None:
             self.teacher_optimizer = keras.optimizers.Adam(1e-3)
-        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.schedule_step = self.add_weight(shape=(), dtype="int32", initializer="zeros",
+                                             trainable=False, name="schedule_step")
         self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
         self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.teacher_loss_tracker = keras.metrics.Mean(name="teacher_loss")
+        # Scheduled hyperparameters are logged through metrics (the compiled
+        # step's values); constant ones go into the logs as they are, which
+        # keeps the per-step work of the usual case at its minimum.
+        self.scheduled_trackers = {
+            name: LastValue(name=name)
+            for name, value in (("temperature", temperature), ("distill_rate", distill_rate))
+            if callable(value)}
         # Student and teacher arrive built, so the wrapper is too (resuming
-        # with BackupAndRestore needs built variables before fit()).
+        # from a backup needs built variables before fit()).
         self.built = student.built and (teacher is None or teacher.built)
 
     @property
     def metrics(self):
-        trackers = [self.loss_tracker, self.student_loss_tracker,
-                    self.distillation_loss_tracker, self.accuracy_tracker]
-        return trackers + ([self.teacher_loss_tracker] if self.online else [])
+        loss_tracker = getattr(self, "_loss_tracker", None)
+        trackers = [self.student_loss_tracker, self.distillation_loss_tracker,
+                    self.accuracy_tracker, *self.scheduled_trackers.values()]
+        return (([loss_tracker] if loss_tracker is not None else []) + trackers
+                + ([self.teacher_loss_tracker] if self.online else []))
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """Compiles with `optimizer` for the student (and, online, the teacher's own)."""
+        if self.online:
+            optimizer = PerModelOptimizer(keras.optimizers.get(optimizer), self.teacher_optimizer,
+                                          self.teacher.trainable_variables)
+        super().compile(optimizer=optimizer, **kwargs)
 
     def call(self, inputs, training=False):
         inputs, _ = split_cached_inputs(inputs)
         return self.student(inputs, training=training)
 
     def build_optimizers(self) -> None:
-        """Creates the optimizers' variables before the first step.
+        """Creates the optimizer's variables before the first step.
 
-        Needed to load a backup into a fresh Distiller: each optimizer has
-        slots for its own model's variables only (the student's; the
-        teacher's in online mode).
+        Needed to load a backup into a fresh Distiller: the optimizer has
+        slots for the trained variables only (the student's; and the
+        teacher's, under its own optimizer, in online mode).
         """
         if not self.optimizer.built:
-            self.optimizer.build(self.student.trainable_variables)
-        if self.online and not self.teacher_optimizer.built:
-            self.teacher_optimizer.build(self.teacher.trainable_variables)
+            self.optimizer.build(self.trainable_variables)
 
-    def _teacher_logits(self, inputs, cached, training):
+    def _teacher_logits(self, inputs, cached, student_logits, training):
+        """The teacher's logits for this batch (cached, or a teacher forward pass)."""
         if cached is not None:
-            if self.teacher_training or self.online:
+            if training and (self.teacher_training or self.online):
                 raise UserError("Cached teacher logits come from a frozen teacher in "
                                 "inference mode; set teacher_training=False and "
                                 "online=False, or do not cache.")
             return cached
         if self.teacher is None:
+            if not training:
+                return student_logits  # Evaluating a student alone: KD reads 0.
             raise UserError("The batch carries no teacher logits and the Distiller "
                             "has no teacher model: pass teacher=... or cache logits.")
-        return self.teacher(inputs, training=training)
+        teacher_mode = training and (self.teacher_training or self.online)
+        return self.teacher(inputs, training=teacher_mode)
 
     def _current_hyperparameters(self):
-        step = self.optimizer.iterations
+        step = self.schedule_step
         return (value_at(self.temperature, step), value_at(self.distill_rate, step))
 
     def compute_distillation_losses(self, labels, student_logits, teacher_logits,
@@ -149,78 +186,70 @@ class Distiller(keras.Model):
         `mask` (e.g. the sample weight marking real tokens) restricts both
         losses to the positions where it is non-zero.
         """
-        teacher_logits = ops.stop_gradient(teacher_logits)
         student_loss = losses.masked_mean(
             losses.sparse_cross_entropy(labels, student_logits), mask)
         distillation_loss = losses.masked_mean(
-            self.kd_loss(teacher_logits, student_logits, temperature), mask)
-        regularization = (ops.sum(ops.stack([ops.cast(l, "float32") for l in self.student.losses]))
-                          if self.student.losses else 0.0)
-        total = rate * distillation_loss + (1.0 - rate) * student_loss + regularization
+            self._per_position_kd(teacher_logits, student_logits, temperature), mask)
+        total = (rate * distillation_loss + (1.0 - rate) * student_loss
+                 + _regularization(self.student))
         return {"total": total, "student_loss": student_loss,
                 "distillation_loss": distillation_loss}
 
-    def _update_trackers(self, labels, student_logits, loss_values, mask=None):
-        self.loss_tracker.update_state(loss_values["total"])
+    def _per_position_kd(self, teacher_logits, student_logits, temperature):
+        """KD per example (or token) from full logits or a top-k cache."""
+        if isinstance(teacher_logits, dict):
+            return losses.top_k_distillation(
+                ops.stop_gradient(teacher_logits[TOP_K_VALUES]), teacher_logits[TOP_K_INDICES],
+                student_logits, temperature, self.kd_loss_name)
+        return self.kd_loss(ops.stop_gradient(teacher_logits), student_logits, temperature)
+
+    def _teacher_objective(self, labels, teacher_logits, mask):
+        """The online teacher's loss: gold cross-entropy plus its regularisation."""
+        return (losses.masked_mean(losses.sparse_cross_entropy(labels, teacher_logits), mask)
+                + _regularization(self.teacher))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        inputs, cached = split_cached_inputs(x)
+        temperature, rate = self._current_hyperparameters()
+        teacher_logits = self._teacher_logits(inputs, cached, y_pred, training)
+        loss_values = self.compute_distillation_losses(
+            y, y_pred, teacher_logits, temperature, rate, sample_weight)
+        objective = loss_values["total"]
+        if self.online:
+            teacher_loss = self._teacher_objective(y, teacher_logits, sample_weight)
+            self.teacher_loss_tracker.update_state(teacher_loss)
+            objective = objective + teacher_loss
         self.student_loss_tracker.update_state(loss_values["student_loss"])
         self.distillation_loss_tracker.update_state(loss_values["distillation_loss"])
-        self.accuracy_tracker.update_state(labels, student_logits, sample_weight=mask)
+        for name, value in (("temperature", temperature), ("distill_rate", rate)):
+            if name in self.scheduled_trackers:
+                self.scheduled_trackers[name].update_state(value)
+        if self.scheduled_trackers and training:
+            self.schedule_step.assign_add(1)
+        # Replicas' gradients are summed, so each replica's loss is divided by
+        # their number (Keras' own losses do the same).
+        return _per_replica_share(objective)
 
-    def train_step(self, data):
-        import tensorflow as tf  # This train_step is the TF backend's.
-
-        x, labels, mask = keras.utils.unpack_x_y_sample_weight(data)
-        inputs, cached = split_cached_inputs(x)
-        temperature, rate = self._current_hyperparameters()
-        with tf.GradientTape(persistent=self.online) as tape:
-            teacher_logits = self._teacher_logits(
-                inputs, cached, training=self.teacher_training or self.online)
-            student_logits = self.student(inputs, training=True)
-            loss_values = self.compute_distillation_losses(
-                labels, student_logits, teacher_logits, temperature, rate, mask)
-            if self.online:
-                teacher_loss = losses.masked_mean(
-                    losses.sparse_cross_entropy(labels, teacher_logits), mask)
-                if self.teacher.losses:
-                    teacher_loss += ops.sum(ops.stack(self.teacher.losses))
-            # Replicas' gradients are summed, so each replica's loss is divided by
-            # their number; a LossScaleOptimizer (mixed precision) expects the
-            # loss scaled up, as Keras' own train_step does.
-            student_objective = self.optimizer.scale_loss(
-                _per_replica_share(loss_values["total"]))
-            if self.online:
-                teacher_objective = self.teacher_optimizer.scale_loss(
-                    _per_replica_share(teacher_loss))
-        student_vars = self.student.trainable_variables
-        self.optimizer.apply(tape.gradient(student_objective, student_vars), student_vars)
-        if self.online:
-            teacher_vars = self.teacher.trainable_variables
-            self.teacher_optimizer.apply(tape.gradient(teacher_objective, teacher_vars),
-                                         teacher_vars)
-            self.teacher_loss_tracker.update_state(teacher_loss)
-            del tape
-        self._update_trackers(labels, student_logits, loss_values, mask)
-        logs = {m.name: m.result() for m in self.metrics}
-        logs.update(temperature=temperature, distill_rate=rate)
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.accuracy_tracker.update_state(y, y_pred, sample_weight=sample_weight)
+        logs = self.get_metrics_result()
+        for name in ("temperature", "distill_rate"):
+            if name not in self.scheduled_trackers:
+                logs[name] = float(getattr(self, name))
         return logs
 
-    def test_step(self, data):
-        x, labels, mask = keras.utils.unpack_x_y_sample_weight(data)
-        inputs, cached = split_cached_inputs(x)
-        temperature, rate = self._current_hyperparameters()
-        student_logits = self.student(inputs, training=False)
-        if cached is None and self.teacher is None:
-            teacher_logits = student_logits  # No teacher: KD term reads 0.
-        else:
-            teacher_logits = cached if cached is not None else self.teacher(inputs, training=False)
-        loss_values = self.compute_distillation_losses(
-            labels, student_logits, teacher_logits, temperature, rate, mask)
-        self._update_trackers(labels, student_logits, loss_values, mask)
-        return {m.name: m.result() for m in self.metrics}
+
+def _regularization(model: keras.Model):
+    """The sum of `model`'s regularisation losses in float32 (0 if none)."""
+    if not model.losses:
+        return 0.0
+    return ops.sum(ops.stack([ops.cast(loss, "float32") for loss in model.losses]))
 
 
 def _per_replica_share(loss):
     """`loss` / number of replicas in sync (1 without tf.distribute)."""
+    if keras.config.backend() != "tensorflow":
+        return loss
     import tensorflow as tf
 
     replicas = tf.distribute.get_strategy().num_replicas_in_sync

@@ -37,6 +37,37 @@ def soft_cross_entropy_distillation(teacher_logits, student_logits, temperature)
     return -ops.sum(teacher_probs * student_log_probs, axis=-1) / ops.square(temperature)
 
 
+def top_k_distillation(teacher_values, teacher_indices, student_logits, temperature,
+                       kd_loss: str = "kl"):
+    """KD against a teacher cached as its top-k logits per position (large vocabularies).
+
+    The teacher's distribution is its softmax over the k kept logits at
+    temperature T (renormalised there); the student's log-probabilities over
+    the full vocabulary are read at the same k tokens. 'kl' gives
+    T^2 * sum_k p_k (log p_k - log q_k), 'soft_cross_entropy' gives
+    -sum_k p_k log q_k / T^2; with k = vocabulary size both equal the full
+    losses above exactly.
+
+    Args:
+      teacher_values: [..., k] the teacher's largest logits.
+      teacher_indices: [..., k] their token ids.
+      student_logits: [..., vocabulary] the student's logits.
+      temperature: T.
+      kd_loss: 'kl' or 'soft_cross_entropy'.
+    """
+    teacher_log_probs = _scaled_log_probs(teacher_values, temperature)
+    student_log_probs = ops.take_along_axis(
+        _scaled_log_probs(student_logits, temperature), ops.cast(teacher_indices, "int32"),
+        axis=-1)
+    teacher_probs = ops.exp(teacher_log_probs)
+    if kd_loss == "kl":
+        return ops.square(temperature) * ops.sum(
+            teacher_probs * (teacher_log_probs - student_log_probs), axis=-1)
+    if kd_loss == "soft_cross_entropy":
+        return -ops.sum(teacher_probs * student_log_probs, axis=-1) / ops.square(temperature)
+    raise ValueError(f"Unknown kd_loss {kd_loss!r}; choose one of {KD_LOSSES}.")
+
+
 def get_kd_loss(name: str):
     """Returns the per-example distillation loss function called `name`."""
     losses = {"kl": kl_distillation, "soft_cross_entropy": soft_cross_entropy_distillation}

@@ -35,7 +35,7 @@ import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.data.mnist import load_mnist
-from tf_kdbias.data.pipeline import make_dataset
+from tf_kdbias.data.pipeline import make_dataset, make_epoch_dataset
 from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY, Distiller
 from tf_kdbias.errors import UserError
@@ -53,7 +53,7 @@ TARGETS = {
 # targets, so their test accuracies should agree to within this.
 ACCURACY_TOLERANCE = 0.005
 
-QUICK_TEACHER = {"filters": (32, 32, 32), "maxout_units": (16, 16, 16), "pool_sizes": (2, 2, 1)}
+SMALL_CNN_TEACHER = {"filters": (32, 32, 32), "maxout_units": (16, 16, 16), "pool_sizes": (2, 2, 1)}
 QUICK_SVA_TEACHER = {"embedding_dim": 64, "hidden_dim": 64, "hidden_dropout": 0.2}
 QUICK_SVA_STUDENT = {"hidden_dim": 64, "num_layers": 2, "num_heads": 4,
                      "residual_dropout": 0.1, "attention_dropout": 0.1}
@@ -66,9 +66,14 @@ NOTES = (
     "keras_distiller has student_loss_weight=0 (pure distillation, like our distill_rate=1). "
     "Its compute_loss leaves out the student's regularisation losses (the MLP's L1/L2 "
     "penalties); our Distiller adds them. Both compute the same KD term (tested).",
-    "student_only_in_memory feeds batches cached in memory (unshuffled, filled during the "
-    "untimed first epoch): the cheapest input a Keras fit() can get. pipeline_overhead = "
-    "student_only / student_only_in_memory - 1.",
+    "Rows are fed make_epoch_dataset, the pipeline training runs use (pipeline "
+    "'epoch_dataset'). student_only_in_memory feeds batches cached in memory (unshuffled, "
+    "filled during the untimed first epoch): the cheapest input a Keras fit() can get. "
+    "pipeline_overhead = student_only / student_only_in_memory - 1.",
+    "mnist_paper_cnn/keras_distiller (quick mode) runs Keras' Distiller with the paper's "
+    "CNN as teacher for a few steps per epoch and scales the median step time to a full "
+    "epoch; the CNN -> MLP speed target is judged on it, since ours_cached costs the same "
+    "whatever the teacher.",
     "fit_exit_s is the time from the last epoch's on_epoch_end to fit() returning; the stall "
     "probe times the destruction of a finished epoch's tf.data iterator, which fit() does "
     "on return.",
@@ -105,6 +110,9 @@ class BenchmarkSettings:
       test_size: MNIST test examples for the accuracies (None: all 10k).
       teacher_kwargs: `build_cnn` arguments of the teacher ({}: the paper's CNN).
       teacher_epochs: epochs the teacher trains when it is not loaded.
+      paper_teacher_steps: also time Keras' Distiller with the paper's CNN as
+        teacher over this many steps per epoch (quick mode, whose own teacher
+        is small); None: no such row.
       student_kwargs: `build_mlp` arguments ({}: the paper's MLP).
       jit: add the jit_compile=True rows.
       variants: names of the MNIST rows to run (None: all of `MNIST_VARIANTS`).
@@ -120,10 +128,11 @@ class BenchmarkSettings:
     temperature: float = 5.0
     train_size: Optional[int] = None
     test_size: Optional[int] = None
-    teacher_kwargs: Dict = dataclasses.field(default_factory=lambda: dict(QUICK_TEACHER))
+    teacher_kwargs: Dict = dataclasses.field(default_factory=lambda: dict(SMALL_CNN_TEACHER))
     # One epoch is not enough: the CNN's BatchNorm statistics still lag its
     # weights and its test accuracy is near chance.
     teacher_epochs: int = 2
+    paper_teacher_steps: Optional[int] = None
     student_kwargs: Dict = dataclasses.field(default_factory=dict)
     jit: bool = True
     variants: Optional[Sequence[str]] = None
@@ -133,8 +142,9 @@ class BenchmarkSettings:
 
 def quick_settings() -> BenchmarkSettings:
     """Under 5 minutes on 2 idle cores: a small CNN teacher, 3 epochs per row,
-    no XLA rows (slow on CPU, see NOTES) and no SVA rows."""
-    return BenchmarkSettings(mode="quick", jit=False, sva=None)
+    Keras' Distiller with the paper's CNN timed over 30 steps per epoch, no
+    XLA rows (slow on CPU, see docs) and no SVA rows."""
+    return BenchmarkSettings(mode="quick", paper_teacher_steps=30, jit=False, sva=None)
 
 
 def full_settings() -> BenchmarkSettings:
@@ -162,8 +172,13 @@ class Variant:
     name: str
     trainer: str  # student_only | ours_cached | ours_per_step | keras_distiller
     description: str
-    pipeline: str = "make_dataset"  # make_dataset | in_memory | legacy_pipeline
+    # epoch_dataset (make_epoch_dataset, what runs train on) | make_dataset |
+    # in_memory | legacy_pipeline
+    pipeline: str = "epoch_dataset"
     jit: bool = False
+    # Time only this many steps per epoch and scale the step time up to a full
+    # epoch (rows whose every step runs an expensive teacher).
+    timed_steps: Optional[int] = None
 
 
 MNIST_VARIANTS = (
@@ -207,36 +222,69 @@ class Workload:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time and when the last epoch ended."""
+    """Records each epoch's wall time, each step's time and when the last epoch ended.
+
+    A step's time runs from the previous step's end (or the epoch's start)
+    to its own end, so it includes waiting for the input pipeline.
+    """
 
     def __init__(self):
         super().__init__()
         self.durations: List[float] = []
+        self.step_durations: List[List[float]] = []
         self.last_epoch_end: Optional[float] = None
         self._epoch_start = None
+        self._last_mark = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        self._epoch_start = self._last_mark = time.perf_counter()
+        self.step_durations.append([])
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.step_durations[-1].append(now - self._last_mark)
+        self._last_mark = now
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch_end = time.perf_counter()
         self.durations.append(self.last_epoch_end - self._epoch_start)
 
 
+def _require_a_timed_epoch(epochs: int) -> None:
+    if epochs < 2:
+        raise UserError(f"Got {epochs} epoch(s); the benchmark needs at least 2 "
+                        "because the first one (tracing) is not timed. Raise --epochs.")
+
+
 def median_epoch_time(durations: Sequence[float]) -> float:
     """Median epoch time without the first epoch, which traces the step."""
-    if len(durations) < 2:
-        raise UserError(f"Got {len(durations)} epoch(s); the benchmark needs at least 2 "
-                        "because the first one (tracing) is not timed. Raise --epochs.")
+    _require_a_timed_epoch(len(durations))
     return float(statistics.median(durations[1:]))
 
 
-def time_fit(trainer: keras.Model, dataset, epochs: int) -> Dict:
-    """Fits and returns epoch times, their median and the fit() exit time."""
+def robust_epoch_time(step_durations: Sequence[Sequence[float]]) -> float:
+    """Median step time of the timed epochs (all but the first) x steps per epoch.
+
+    On a machine shared with other tenants a burst of their load lands in
+    some steps; the median step ignores it, where an epoch's wall time would
+    not. Validation after each epoch is left out either way.
+    """
+    _require_a_timed_epoch(len(step_durations))
+    timed = [d for epoch in step_durations[1:] for d in epoch]
+    return float(statistics.median(timed)) * len(step_durations[-1])
+
+
+def time_fit(trainer: keras.Model, dataset, epochs: int,
+             steps_per_epoch: Optional[int] = None) -> Dict:
+    """Fits and returns epoch times, their robust median and the fit() exit time."""
     timer = EpochTimer()
-    trainer.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer], shuffle=False)
+    trainer.fit(dataset, epochs=epochs, verbose=0, callbacks=[timer], shuffle=False,
+                steps_per_epoch=steps_per_epoch)
     returned = time.perf_counter()
-    return {"median_epoch_s": median_epoch_time(timer.durations),
+    epoch_s = robust_epoch_time(timer.step_durations)
+    return {"median_epoch_s": epoch_s,
+            "median_step_s": epoch_s / len(timer.step_durations[-1]),
+            "median_wall_epoch_s": median_epoch_time(timer.durations),
             "epochs_timed": len(timer.durations) - 1,
             "epoch_s": list(timer.durations),
             "fit_exit_s": returned - timer.last_epoch_end}
@@ -313,6 +361,9 @@ def legacy_make_dataset(inputs, labels, teacher_logits=None, batch_size: int = 1
 
 def _dataset_for(variant: Variant, workload: Workload, seed: int):
     logits = workload.teacher_logits if variant.trainer == "ours_cached" else None
+    if variant.pipeline == "epoch_dataset":
+        return make_epoch_dataset(workload.inputs, workload.labels, logits,
+                                  workload.batch_size, seed=seed, epochs=workload.epochs)
     if variant.pipeline == "legacy_pipeline":
         return legacy_make_dataset(workload.inputs, workload.labels, logits,
                                    workload.batch_size, shuffle=True, seed=seed)
@@ -365,7 +416,12 @@ def stall_probe(workload: Workload, trials: int, seed: int) -> Dict:
 
 
 def run_variant(workload: Workload, variant: Variant, seed: int) -> Dict:
-    """Trains a fresh student (same seed for every variant) and times it."""
+    """Trains a fresh student (same seed for every variant) and times it.
+
+    A row with `timed_steps` runs epochs of that many steps and reports the
+    median step time times a full epoch's steps; its student is not fully
+    trained, so it reports no test accuracy.
+    """
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     student = workload.build_student()
@@ -373,12 +429,21 @@ def run_variant(workload: Workload, variant: Variant, seed: int) -> Dict:
     optimizer = make_optimizer(steps_per_epoch, name="adam",
                                learning_rate=workload.learning_rate)
     trainer = _make_trainer(variant, student, workload, optimizer)
-    timing = time_fit(trainer, _dataset_for(variant, workload, seed), workload.epochs)
-    return {"workload": workload.name, "name": variant.name,
-            "description": variant.description, **timing,
-            "test_accuracy": workload.test_accuracy(student), "jit_compile": variant.jit,
-            "trainer": variant.trainer, "pipeline": variant.pipeline,
-            "steps_per_epoch": steps_per_epoch, "row_wall_s": time.perf_counter() - start}
+    fit_steps = variant.timed_steps or steps_per_epoch
+    # The epoch dataset holds all epochs in one stream: fit must know an epoch's steps.
+    timing = time_fit(trainer, _dataset_for(variant, workload, seed), workload.epochs,
+                      fit_steps if variant.pipeline == "epoch_dataset" else None)
+    row = {"workload": workload.name, "name": variant.name,
+           "description": variant.description, **timing, "test_accuracy": None,
+           "jit_compile": variant.jit, "trainer": variant.trainer, "pipeline": variant.pipeline,
+           "steps_per_epoch": steps_per_epoch}
+    if variant.timed_steps:
+        row.update(timed_steps=variant.timed_steps,
+                   median_epoch_s=timing["median_epoch_s"] * steps_per_epoch / fit_steps)
+    else:
+        row["test_accuracy"] = workload.test_accuracy(student)
+    row["row_wall_s"] = time.perf_counter() - start
+    return row
 
 
 def mnist_variants(jit: bool, names: Optional[Sequence[str]] = None) -> List[Variant]:
@@ -412,8 +477,12 @@ def compute_ratios(rows: Sequence[Dict], workload: str = "mnist") -> Dict[str, O
     def median(name):
         return _median_of(rows, name, workload)
 
+    paper_cnn = _median_of(rows, "keras_distiller", PAPER_CNN_WORKLOAD)
     ratios = {
         "cached_over_student_only": _ratio(median("ours_cached"), median("student_only")),
+        # Quick mode: our cached row against Keras' Distiller with the paper's
+        # CNN as teacher (the cached row's cost does not depend on the teacher).
+        "ours_cached_over_keras_distiller_paper_cnn": _ratio(median("ours_cached"), paper_cnn),
         "ours_cached_over_keras_distiller": _ratio(median("ours_cached"),
                                                    median("keras_distiller")),
         "per_step_over_cached": _ratio(median("ours_per_step"), median("ours_cached")),
@@ -437,9 +506,14 @@ def _accuracy_of(rows: Sequence[Dict], name: str, workload: str) -> Optional[flo
 def evaluate_targets(ratios: Dict[str, Optional[float]], rows: Sequence[Dict],
                      workload: str = "mnist") -> List[Dict]:
     """Each target with its value and whether it is met (None: not measured)."""
-    checks = [{"name": name, "value": ratios.get(name), "target": f"<= {limit}",
-               "met": None if ratios.get(name) is None else ratios[name] <= limit}
-              for name, limit in TARGETS.items()]
+    checks = []
+    for name, limit in TARGETS.items():
+        # The issue's CNN -> MLP target is about the paper's CNN: judge on it when measured.
+        if name == "ours_cached_over_keras_distiller" and ratios.get(name + "_paper_cnn"):
+            name += "_paper_cnn"
+        value = ratios.get(name)
+        checks.append({"name": name, "value": value, "target": f"<= {limit}",
+                       "met": None if value is None else value <= limit})
     ours = _accuracy_of(rows, "ours_cached", workload)
     keras_acc = _accuracy_of(rows, "keras_distiller", workload)
     gap = None if ours is None or keras_acc is None else abs(ours - keras_acc)
@@ -565,6 +639,28 @@ def mnist_workload(settings: BenchmarkSettings, data_dir: Optional[str],
         info={"teacher": info, "train_examples": len(train), "test_examples": len(test)})
 
 
+PAPER_CNN_WORKLOAD = "mnist_paper_cnn"
+
+
+def _variant(name: str) -> Variant:
+    return next(v for v in MNIST_VARIANTS if v.name == name)
+
+
+def paper_cnn_workload(mnist: Workload, seed: int) -> Workload:
+    """The MNIST workload with the paper's CNN as the (per-step) teacher.
+
+    Untrained: its weights do not change what a forward pass costs, and rows
+    on this workload only time steps.
+    """
+    keras.utils.set_random_seed(seed)
+    teacher = build_cnn()
+    teacher.trainable = False
+    return dataclasses.replace(mnist, name=PAPER_CNN_WORKLOAD, teacher=teacher,
+                               teacher_logits=None,
+                               info={"teacher": "build_cnn() (the paper's), untrained",
+                                     "params": teacher.count_params()})
+
+
 def sva_workload(sva: SvaSettings, seed: int, log=print) -> Optional[Workload]:
     """The synthetic-SVA workload, or None (with a note) if SVA is not installed."""
     try:
@@ -614,7 +710,7 @@ def _run_rows(workload: Workload, variants: Sequence[Variant], seed: int, log) -
     for variant in variants:
         row = run_variant(workload, variant, seed)
         log(f"  {workload.name}/{row['name']}: median epoch {row['median_epoch_s']:.3f} s, "
-            f"test accuracy {row['test_accuracy']:.4f}, fit exit {row['fit_exit_s']:.3f} s "
+            f"test accuracy {_cell(row['test_accuracy'], 4)}, fit exit {row['fit_exit_s']:.3f} s "
             f"({row['row_wall_s']:.0f} s in all)")
         rows.append(row)
     return rows
@@ -629,6 +725,11 @@ def run_benchmark(settings: BenchmarkSettings, data_dir: Optional[str] = None,
     mnist = mnist_workload(settings, data_dir, teacher_dir, log)
     report["settings"]["mnist"] = mnist.info
     rows = _run_rows(mnist, mnist_variants(settings.jit, settings.variants), settings.seed, log)
+    if settings.paper_teacher_steps:
+        rows += _run_rows(paper_cnn_workload(mnist, settings.seed),
+                          [dataclasses.replace(_variant("keras_distiller"),
+                                               timed_steps=settings.paper_teacher_steps)],
+                          settings.seed, log)
     log("stall probe: destroying finished epoch iterators")
     report["stall"] = stall_probe(mnist, settings.stall_trials, settings.seed)
     sva = sva_workload(settings.sva, settings.seed, log) if settings.sva else None
@@ -658,6 +759,12 @@ def _cell(value, digits: int = 3) -> str:
     return str(value)
 
 
+def _epochs_timed_cell(row: Dict) -> str:
+    if row.get("timed_steps"):  # Scaled up from a few steps.
+        return f"{row['epochs_timed']} × {row['timed_steps']} steps"
+    return _cell(row["epochs_timed"])
+
+
 def format_rows(rows: Sequence[Dict]) -> str:
     lines = ["| workload | variant | median epoch (s) | epochs timed | test accuracy | "
              "jit | pipeline | fit exit (s) |",
@@ -665,7 +772,7 @@ def format_rows(rows: Sequence[Dict]) -> str:
     for row in rows:
         lines.append("| " + " | ".join([
             row.get("workload", "mnist"), row["name"], _cell(row["median_epoch_s"]),
-            _cell(row["epochs_timed"]), _cell(row["test_accuracy"], 4),
+            _epochs_timed_cell(row), _cell(row["test_accuracy"], 4),
             _cell(row["jit_compile"]), row["pipeline"], _cell(row["fit_exit_s"])]) + " |")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ In a multi-worker run every worker executes the same command; only the chief
 Other workers write to `<run_dir>/workers/<type>_<id>/`, which is scratch.
 """
 
+import contextlib
 import os
 from typing import Optional, Sequence
 
@@ -33,6 +34,15 @@ def make_strategy(name: str = "default", devices: Optional[Sequence[str]] = None
       devices: for 'mirrored', e.g. ['/gpu:0', '/gpu:1']; None uses all GPUs,
         or the CPU when there is none.
     """
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        if name != "default":
+            raise UserError(f"make_strategy.name={name!r} is a tf.distribute strategy and "
+                            f"needs the TensorFlow backend (this run uses "
+                            f"{keras.config.backend()!r}). Set KERAS_BACKEND=tensorflow, or "
+                            "keep the 'default' single-device strategy.")
+        return SingleDevice()
     import tensorflow as tf
 
     if name == "default":
@@ -45,6 +55,16 @@ def make_strategy(name: str = "default", devices: Optional[Sequence[str]] = None
                             "multi-worker run uses every GPU of each host in $TF_CONFIG.")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"Unknown make_strategy.name {name!r}; use one of {', '.join(STRATEGIES)}.")
+
+
+class SingleDevice:
+    """The 'default' strategy on backends without tf.distribute: one device."""
+
+    num_replicas_in_sync = 1
+    cluster_resolver = None
+
+    def scope(self):
+        return contextlib.nullcontext()
 
 
 def _task(strategy):

@@ -36,6 +36,13 @@ def export_saved_model(run_dir: str, export_dir: str) -> str:
     """
     import keras
 
+    from tf_kdbias.tf_support import require_tensorflow
+
+    require_tensorflow("Exporting a TF SavedModel")
+    if keras.config.backend() != "tensorflow":
+        raise UserError(f"Exporting a TF SavedModel needs the TensorFlow backend; this "
+                        f"process uses {keras.config.backend()!r}. Rerun the export with "
+                        "KERAS_BACKEND=tensorflow (model.keras files are backend-neutral).")
     model = load_run_model(run_dir)
     serve, input_signature = run_task(run_dir).serving_endpoint(model, run_dir)
     if os.path.exists(export_dir) and os.listdir(export_dir):

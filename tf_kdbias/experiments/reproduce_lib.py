@@ -127,30 +127,117 @@ def command_line(run: Run) -> str:
     return " ".join(shlex.quote(part) for part in run.command)
 
 
-def execute_runs(runs: Sequence[Run]) -> None:
-    """Runs each unfinished run in its own process, in order, streaming output."""
+def _label(i: int, total: int, run: Run) -> str:
+    return f"[{i}/{total}] {setup_name(run.student, run.teacher)} seed {run.seed_index}"
+
+
+def _announce(label: str, run: Run) -> None:
+    action = "resuming an interrupted run" if run.interrupted else "starting"
+    print(f"{label}: {action}\n  {command_line(run)}", flush=True)
+
+
+def _failure(labels: Sequence[str], where: str) -> UserError:
+    return UserError(f"{', '.join(labels)} failed ({where}). Fix the cause and rerun the "
+                     "same command: finished runs are skipped and unfinished ones resume.")
+
+
+def run_environment(parallel_runs: int, gpu_memory_fraction: Optional[float]) -> Dict[str, str]:
+    """The environment of each run's process.
+
+    Several runs share one GPU: JAX gets a fixed share of its memory (it
+    would otherwise take 75% at start), TensorFlow grows its use on demand.
+    """
+    env = dict(os.environ)
+    if parallel_runs > 1:
+        fraction = gpu_memory_fraction or 0.9 / parallel_runs
+        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{fraction:.3f}"
+        env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    return env
+
+
+def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
+                 gpu_memory_fraction: Optional[float] = None) -> None:
+    """Runs each unfinished run in its own process, teachers before their students.
+
+    With `parallel_runs` > 1, up to that many processes run at once (a
+    student starts once its teacher has finished) and each writes its output
+    to `<run_dir>/log.txt`; otherwise runs go one by one, streaming output.
+    """
+    if parallel_runs < 1:
+        raise UserError(f"parallel_runs={parallel_runs}: use 1 or more.")
+    env = run_environment(parallel_runs, gpu_memory_fraction)
+    todo = []
     for i, run in enumerate(runs, 1):
-        label = f"[{i}/{len(runs)}] {setup_name(run.student, run.teacher)} seed {run.seed_index}"
+        label = _label(i, len(runs), run)
         if run.finished:
             print(f"{label}: finished already, skipped", flush=True)
-            continue
-        action = "resuming an interrupted run" if run.interrupted else "starting"
-        print(f"{label}: {action}\n  {command_line(run)}", flush=True)
-        start = time.time()
-        code = subprocess.run(run.command, cwd=REPO_ROOT).returncode
-        if code != 0:
-            raise UserError(f"{label} failed with exit code {code} (its output is above). "
-                            "Fix the cause and rerun the same command: finished runs are "
-                            "skipped and unfinished ones resume.")
-        print(f"{label}: done in {time.time() - start:.0f} s", flush=True)
+        else:
+            todo.append((label, run))
+    if parallel_runs == 1:
+        for label, run in todo:
+            _announce(label, run)
+            start = time.time()
+            if subprocess.run(run.command, cwd=REPO_ROOT, env=env).returncode != 0:
+                raise _failure([label], "its output is above")
+            print(f"{label}: done in {time.time() - start:.0f} s", flush=True)
+    else:
+        _execute_in_parallel(todo, parallel_runs, env)
+
+
+def _teacher_finished(run: Run) -> bool:
+    return run.teacher_dir is None or os.path.exists(os.path.join(run.teacher_dir, METRICS_FILE))
+
+
+def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
+                         poll_s: float = 0.5) -> None:
+    pending, running, failed = list(todo), {}, []
+    while pending or running:
+        busy = {entry[4] for entry in running.values()}  # Run dirs still being written.
+        ready = [item for item in pending
+                 if item[1].teacher_dir not in busy and _teacher_finished(item[1])]
+        while ready and len(running) < parallel_runs and not failed:
+            label, run = ready.pop(0)
+            pending.remove((label, run))
+            os.makedirs(run.run_dir, exist_ok=True)
+            log_path = os.path.join(run.run_dir, "log.txt")
+            _announce(label, run)
+            print(f"  output: {log_path}", flush=True)
+            log = open(log_path, "a")
+            process = subprocess.Popen(run.command, cwd=REPO_ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+            running[process] = (label, log_path, log, time.time(), run.run_dir)
+        if failed and not running:
+            break
+        if not running and pending:
+            raise UserError("Runs wait for teachers that are not in this plan: "
+                            + ", ".join(label for label, _ in pending))
+        time.sleep(poll_s)
+        for process in [p for p in running if p.poll() is not None]:
+            label, log_path, log, start, _ = running.pop(process)
+            log.close()
+            if process.returncode == 0:
+                print(f"{label}: done in {time.time() - start:.0f} s "
+                      f"({len(running)} running, {len(pending)} waiting)", flush=True)
+            else:
+                failed.append(label)
+                print(f"{label}: FAILED with exit code {process.returncode}; last lines of "
+                      f"{log_path}:\n{_tail(log_path)}", flush=True)
+    if failed:
+        raise _failure(failed, "see the log.txt of each in its run directory")
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-lines:])
 
 
 def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict:
     """results.json content: one row per (student, teacher, eval set, metric)."""
     rows = []
-    setups = list(dict.fromkeys((r.student, r.teacher) for r in runs))
+    finished = [r for r in runs if r.finished]  # All of them, unless asked for a partial table.
+    setups = list(dict.fromkeys((r.student, r.teacher) for r in finished))
     for student, teacher in setups:
-        group = [r for r in runs if (r.student, r.teacher) == (student, teacher)]
+        group = [r for r in finished if (r.student, r.teacher) == (student, teacher)]
         evals = [io_utils.read_json(os.path.join(r.run_dir, METRICS_FILE))["eval"] for r in group]
         for eval_set, metrics in evals[0].items():
             for metric in metrics:
@@ -240,12 +327,17 @@ def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = 
 
 
 def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
-                  wall_time_s: float) -> Dict:
+                  wall_time_s: Optional[float]) -> Dict:
+    """results.json and results.md; `wall_time_s` None when only tabulating."""
     results = aggregate(experiment, runs, workdir)
-    results["wall_time_s"] = round(wall_time_s, 1)
+    results["wall_time_s"] = None if wall_time_s is None else round(wall_time_s, 1)
+    done = sum(r.finished for r in runs)
+    results["runs_finished"], results["runs_planned"] = done, len(runs)
     io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
-    header = (f"Measured by `scripts/reproduce.py` in {wall_time_s:.0f} s "
-              f"({len(runs)} runs). Paper numbers: Abnar et al. (2020), Tables.")
+    partial = "" if done == len(runs) else f" PARTIAL: {done} of {len(runs)} runs finished."
+    how = ("Tabulated by `scripts/reproduce.py --results_only`" if wall_time_s is None
+           else f"Measured by `scripts/reproduce.py` in {wall_time_s:.0f} s")
+    header = f"{how} ({len(runs)} runs).{partial} Paper numbers: Abnar et al. (2020), Tables."
     io_utils.write_text_atomic(os.path.join(workdir, "results.md"),
                                format_results_markdown(results, paper_rows(experiment.paper_section),
                                                        header))

@@ -25,7 +25,7 @@ from typing import Callable, Dict, Optional, Sequence
 import gin
 import keras
 
-from tf_kdbias import io_utils
+from tf_kdbias import io_utils, tf_support
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS
 from tf_kdbias.data import pipeline
 from tf_kdbias.distill import teacher_cache
@@ -56,8 +56,9 @@ class TrainSettings:
       batch_size: examples per step.
       seed: seeds weights, dropout, shuffling and the validation carve-out.
       trajectory_checkpoints: save weights at epochs 0, 1, 2, 4, ... and last.
-      jit_compile: True, False or 'auto' (XLA on GPU unless the model has a
-        cuDNN LSTM; off on CPU, where it slows convolutions down).
+      jit_compile: True, False or 'auto' (TensorFlow: XLA on GPU unless the
+        model has a cuDNN LSTM, off on CPU where it slows convolutions down;
+        JAX: always on).
       mixed_precision: True, False or 'auto' (float16 compute on GPU, the
         losses and KD math in float32; off on CPU).
       deterministic: True, False or 'auto': TF op determinism (same seed ->
@@ -101,9 +102,16 @@ def make_optimizer(steps_per_epoch: int, name: str = "adam", learning_rate: floa
 
 
 def resolve_jit_compile(setting, model: keras.Model) -> bool:
-    """XLA policy: 'auto' means on for GPU, off on CPU, never for cuDNN LSTMs."""
+    """XLA policy for 'auto'.
+
+    TensorFlow: on for GPU, off on CPU (where XLA halves convolution speed),
+    never for cuDNN LSTMs (which XLA cannot compile). JAX: always on, since
+    JAX without jit dispatches op by op (and has no cuDNN LSTM).
+    """
     if setting != "auto":
         return bool(setting)
+    if keras.config.backend() == "jax":
+        return True
     has_lstm = any(isinstance(layer, keras.layers.LSTM) for layer in model._flatten_layers())
     return keras.config.backend() != "numpy" and _has_gpu() and not has_lstm
 
@@ -118,7 +126,13 @@ def resolve_deterministic(setting) -> bool:
 
 @contextlib.contextmanager
 def _op_determinism(enabled: bool):
-    """Op determinism for the run only, so a caller's process is left as it was."""
+    """Op determinism for the run only, so a caller's process is left as it was.
+
+    TensorFlow only: JAX on CPU is deterministic as it is.
+    """
+    if keras.config.backend() != "tensorflow":
+        yield
+        return
     import tensorflow as tf
     # Only `enable_op_determinism` is public; the other two live here.
     from tensorflow.python.framework import config as tf_config
@@ -167,10 +181,14 @@ def _verbosity() -> int:
 
 
 def _callbacks(out_dir: str, settings: TrainSettings, backup: resume.EpochBackup):
-    cbs = [run_callbacks.StopOnNonFiniteLoss(),
-           # update_freq must stay 'epoch': an int silently drops epoch summaries.
-           keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), update_freq="epoch",
-                                       write_graph=False)]
+    cbs = [run_callbacks.StopOnNonFiniteLoss()]
+    if tf_support.tensorflow_available():
+        # update_freq must stay 'epoch': an int silently drops epoch summaries.
+        cbs.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"),
+                                               update_freq="epoch", write_graph=False))
+    else:
+        print("TensorBoard summaries need TensorFlow, which is not installed: this run "
+              "records its per-epoch logs in metrics.json ('history') only.", flush=True)
     if settings.trajectory_checkpoints:
         cbs.append(run_callbacks.TrajectoryCheckpoint(
             os.path.join(out_dir, "trajectory"), settings.epochs, backup.first_epoch))
@@ -192,7 +210,8 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
                  eval_sets: Sequence[str] = MNIST_EVAL_SETS,
                  online_teacher_fn: Optional[Callable[[], keras.Model]] = None,
                  use_teacher_cache: object = "auto",
-                 teacher_cache_dtype: str = "float32") -> Dict:
+                 teacher_cache_dtype: str = "float32",
+                 teacher_cache_top_k: Optional[int] = None) -> Dict:
     """Trains `model_fn()` on `task` (distilling from `teacher_dir` if given).
 
     Args:
@@ -210,6 +229,8 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         that is exact (frozen teacher in inference mode); True insists and
         refuses settings where a cache would be wrong; False never caches.
       teacher_cache_dtype: 'float32' or 'float16' for cached logits.
+      teacher_cache_top_k: keep only the teacher's k largest logits per
+        example/token (language models with large vocabularies); None keeps all.
 
     Returns:
       The metrics written to `run_dir/metrics.json`.
@@ -239,7 +260,7 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
             jit = resolve_jit_compile(settings.jit_compile, model)
             trainer, teacher, teacher_logits = _make_trainer(
                 model, task, optimizer, jit, teacher_dir, online_teacher_fn, steps,
-                use_teacher_cache, teacher_cache_dtype, train, validation)
+                use_teacher_cache, (teacher_cache_dtype, teacher_cache_top_k), train, validation)
             recorder = _resume_or_start(trainer, run_dir, _run_key(config_text, train, teacher_dir),
                                         settings.epochs, chief)
         _write_config_once(out_dir, config_text)
@@ -335,7 +356,7 @@ def _run_key(config_text: str, train, teacher_dir: Optional[str]) -> str:
 
 
 def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
-                  steps_per_epoch, use_teacher_cache, cache_dtype, train, validation):
+                  steps_per_epoch, use_teacher_cache, cache_format, train, validation):
     """The model to fit: `model` alone, or a Distiller around it.
 
     Returns (trainer, teacher or None, {"train": logits, "validation": logits})
@@ -362,8 +383,9 @@ def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
     if not _should_cache(trainer, use_teacher_cache):
         return trainer, teacher, no_cache
     model_path = os.path.join(teacher_dir, MODEL_FILE)
+    dtype, top_k = cache_format
     logits = {name: teacher_cache.teacher_logits(teacher, teacher_dir, model_path, name,
-                                                 split.inputs, dtype=cache_dtype)
+                                                 split.inputs, dtype=dtype, top_k=top_k)
               for name, split in (("train", train), ("validation", validation))}
     return trainer, teacher, logits
 

@@ -1,0 +1,64 @@
+"""The MNIST table on Keras' JAX backend in a process that cannot import TensorFlow."""
+
+import os
+
+import pytest
+
+from tests.distill.test_backends import jax_env
+from tests.experiments.script_runner import run_script
+from tf_kdbias import io_utils
+
+TINY_EXPERIMENT = "tests/experiments/tiny_experiment.gin"
+
+
+@pytest.fixture(scope="module")
+def jax_table(tmp_path_factory, data_dir):
+    workdir = str(tmp_path_factory.mktemp("jax_table"))
+    done = run_script("reproduce.py", f"--gin_file={TINY_EXPERIMENT}", f"--workdir={workdir}",
+                      f"--data_dir={data_dir}", "--parallel_runs=2", env=jax_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return workdir, done.stdout
+
+
+def run_dir(workdir, name):
+    return os.path.join(workdir, "runs", name, "seed_0")
+
+
+def test_table_trains_and_distils_on_jax(jax_table):
+    workdir, _ = jax_table
+    results = io_utils.read_json(os.path.join(workdir, "results.json"))
+    accuracy = {(r["student"], r["teacher"], r["eval_set"]): r["mean"]
+                for r in results["rows"] if r["metric"] == "accuracy"}
+    assert set(accuracy) == {(s, t, e) for s, t in [("cnn", None), ("mlp", None), ("mlp", "cnn")]
+                             for e in ("mnist", "mnist_c/translate")}
+    assert accuracy[("mlp", None, "mnist")] > 0.5, accuracy  # Chance is 0.1.
+    for name in ("cnn", "mlp", "cnn_to_mlp"):  # Two epochs of 8 steps: each loss falls.
+        history = io_utils.read_json(os.path.join(run_dir(workdir, name), "metrics.json"))["history"]
+        assert history["loss"][-1] < history["loss"][0], (name, history["loss"])
+    student = io_utils.read_json(os.path.join(run_dir(workdir, "cnn_to_mlp"), "metrics.json"))
+    assert student["backend"] == "jax"
+    assert student["history"]["distillation_loss"][-1] > 0
+    assert os.listdir(os.path.join(run_dir(workdir, "cnn"), "logit_cache"))  # Cached teacher.
+
+
+def test_parallel_runs_log_to_their_run_dirs_and_students_wait(jax_table):
+    workdir, stdout = jax_table
+    # The student starts only after its teacher is done.
+    assert stdout.index("cnn seed 0: done") < stdout.index("cnn_to_mlp seed 0: starting")
+    log = open(os.path.join(run_dir(workdir, "mlp"), "log.txt")).read()
+    assert "TensorBoard summaries need TensorFlow" in log
+    for name in ("cnn", "mlp", "cnn_to_mlp"):
+        folder = run_dir(workdir, name)
+        assert not os.path.exists(os.path.join(folder, "tensorboard"))
+        for kept in ("config.gin", "operative_config.gin", "model.keras", "metrics.json"):
+            assert os.path.exists(os.path.join(folder, kept)), (name, kept)
+
+
+def test_export_without_tensorflow_says_what_is_missing(jax_table, tmp_path):
+    workdir, _ = jax_table
+    export_dir = str(tmp_path / "export")
+    done = run_script("export.py", f"--run_dir={run_dir(workdir, 'mlp')}",
+                      f"--export_dir={export_dir}", env=jax_env())
+    assert done.returncode == 2
+    assert "needs TensorFlow" in done.stderr
+    assert not os.path.exists(export_dir)
