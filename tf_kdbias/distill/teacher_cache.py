@@ -43,7 +43,10 @@ def _predict(teacher: keras.Model, inputs: np.ndarray, dtype: str, top_k: Option
     """The teacher's logits, batch by batch so a top-k cache never holds them all."""
     parts = []
     for start in range(0, len(inputs), batch_size):
-        logits = np.asarray(teacher.predict_on_batch(inputs[start:start + batch_size]))
+        # predict (not predict_on_batch): it splits batches across the
+        # replicas of a tf.distribute strategy and gathers them back in order.
+        logits = np.asarray(teacher.predict(inputs[start:start + batch_size],
+                                            batch_size=batch_size, verbose=0))
         parts.append(logits.astype(dtype) if top_k is None else top_k_logits(logits, top_k))
     if top_k is None:
         return np.concatenate(parts)
