@@ -1,10 +1,9 @@
-import gzip
 import os
-import shutil
 
 import numpy as np
 import pytest
 
+from tests.data.mnist_files import copy_of_mnist, rewrite_gz
 from tf_kdbias.data.mnist import load_mnist, load_mnist_idx
 from tf_kdbias.errors import UserError
 
@@ -34,19 +33,6 @@ def test_validation_is_carved_from_train_with_a_seed(data_dir):
     assert sum(img.tobytes() in test_keys for img in a.validation.images) == 0
 
 
-def _copy_mnist(data_dir, tmp_path):
-    target = tmp_path / "data"
-    shutil.copytree(os.path.join(data_dir, "mnist"), target / "mnist")
-    return target
-
-
-def _rewrite(path, transform):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    with gzip.open(path, "wb") as f:
-        f.write(transform(raw))
-
-
 @pytest.mark.parametrize("name,transform,message", [
     ("t10k-labels-idx1-ubyte.gz", lambda raw: b"\x00\x00\x08\x03" + raw[4:], "magic number"),
     ("t10k-labels-idx1-ubyte.gz", lambda raw: raw[:-10], "truncated"),
@@ -55,15 +41,15 @@ def _rewrite(path, transform):
     ("t10k-labels-idx1-ubyte.gz", lambda raw: raw[:-1] + bytes([(raw[-1] + 1) % 10]), "md5"),
 ])
 def test_broken_idx_files_are_named(data_dir, tmp_path, name, transform, message):
-    root = _copy_mnist(data_dir, tmp_path)
-    _rewrite(root / "mnist" / name, transform)
+    root = copy_of_mnist(data_dir, tmp_path)
+    rewrite_gz(root / "mnist" / name, transform)
     with pytest.raises(UserError, match=message) as error:
         load_mnist_idx(str(root), "test")
     assert name in str(error.value)
 
 
 def test_missing_file_and_missing_dir_are_named(data_dir, tmp_path):
-    root = _copy_mnist(data_dir, tmp_path)
+    root = copy_of_mnist(data_dir, tmp_path)
     os.remove(root / "mnist" / "t10k-images-idx3-ubyte.gz")
     with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz.*missing"):
         load_mnist_idx(str(root), "test")

@@ -9,10 +9,10 @@ TensorFlow import); the rest go through the same error path in-process
 
 import gzip
 import os
-import shutil
 
 import pytest
 
+from tests.data.mnist_files import copy_of_mnist, rewrite_gz
 from tests.data.sva import linzen_fixture
 from tests.experiments.script_runner import gin_args, run_script
 from tests.experiments.tiny_runs import MLP_GIN, TINY_RUN_BINDINGS, run_in_process
@@ -45,19 +45,6 @@ def assert_fails_in_process(capsys, folder, work, *fragments):
     for fragment in fragments:
         assert fragment in err, err
     assert_no_result_files(folder)
-
-
-def copy_of_mnist(data_dir, tmp_path):
-    target = tmp_path / "data"
-    shutil.copytree(os.path.join(data_dir, "mnist"), target / "mnist")
-    return target
-
-
-def rewrite_gz(path, transform):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        f.write(transform(raw))
 
 
 def save_teacher(folder, num_classes=10):
@@ -124,6 +111,15 @@ def test_unknown_gin_file(tmp_path, data_dir, capsys):
 def test_unknown_gin_binding_or_configurable(tmp_path, data_dir, capsys, binding, fragment):
     run = lambda: run_in_process(tmp_path / "run", data_dir, TINY_RUN_BINDINGS + (binding,))
     assert_fails_in_process(capsys, tmp_path, run, fragment, "Fix the binding")
+
+
+@pytest.mark.parametrize("binding,fragment", [
+    ("run_training.teacher_cache_top_k = 0", "teacher_cache_top_k=0"),
+    ("run_training.teacher_cache_dtype = 'float64'", "teacher_cache_dtype='float64'"),
+])
+def test_bad_teacher_cache_format(tmp_path, data_dir, capsys, binding, fragment):
+    run = lambda: run_in_process(tmp_path / "run", data_dir, TINY_RUN_BINDINGS + (binding,))
+    assert_fails_in_process(capsys, tmp_path, run, fragment)
 
 
 def test_data_dir_missing(tmp_path, capsys):

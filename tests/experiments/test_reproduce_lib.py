@@ -124,8 +124,19 @@ def test_a_failed_parallel_run_stops_its_students_and_is_named(tmp_path):
 def test_parallel_runs_share_the_gpu_memory():
     env = reproduce_lib.run_environment(4, None)
     assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
-    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in reproduce_lib.run_environment(1, None) or \
-        os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+    # One run at a time: the caller's environment, untouched.
+    assert (reproduce_lib.run_environment(1, None).get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+            == os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"))
+
+
+@pytest.mark.parametrize("parallel,fraction,flag", [(0, None, "parallel_runs"),
+                                                     (2, 1.5, "gpu_memory_fraction"),
+                                                     (2, 0.0, "gpu_memory_fraction")])
+def test_bad_parallel_settings_are_user_errors(tmp_path, parallel, fraction, flag):
+    run = fake_run(tmp_path, "mlp")
+    with pytest.raises(UserError, match=flag):
+        reproduce_lib.execute_runs([run], parallel_runs=parallel, gpu_memory_fraction=fraction)
+    assert not os.path.exists(run.run_dir)  # Nothing started.
 
 
 def test_a_partial_table_covers_finished_runs_and_says_so(tmp_path):

@@ -40,16 +40,16 @@ def top_k_logits(logits: np.ndarray, k: int) -> Dict[str, np.ndarray]:
 
 def _predict(teacher: keras.Model, inputs: np.ndarray, dtype: str, top_k: Optional[int],
              batch_size: int) -> CachedLogits:
-    """The teacher's logits, batch by batch so a top-k cache never holds them all."""
+    """The teacher's logits; for top-k, chunk by chunk so they never all exist at once."""
+    if top_k is None:
+        return teacher.predict(inputs, batch_size=batch_size, verbose=0).astype(dtype)
     parts = []
     for start in range(0, len(inputs), batch_size):
         # predict (not predict_on_batch): it splits batches across the
         # replicas of a tf.distribute strategy and gathers them back in order.
         logits = np.asarray(teacher.predict(inputs[start:start + batch_size],
                                             batch_size=batch_size, verbose=0))
-        parts.append(logits.astype(dtype) if top_k is None else top_k_logits(logits, top_k))
-    if top_k is None:
-        return np.concatenate(parts)
+        parts.append(top_k_logits(logits, top_k))
     return {TOP_K_VALUES: np.concatenate([p[TOP_K_VALUES] for p in parts]).astype(dtype),
             TOP_K_INDICES: np.concatenate([p[TOP_K_INDICES] for p in parts])}
 

@@ -164,7 +164,10 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
     to `<run_dir>/log.txt`; otherwise runs go one by one, streaming output.
     """
     if parallel_runs < 1:
-        raise UserError(f"parallel_runs={parallel_runs}: use 1 or more.")
+        raise UserError(f"--parallel_runs={parallel_runs}: use 1 or more.")
+    if gpu_memory_fraction is not None and not 0.0 < gpu_memory_fraction <= 1.0:
+        raise UserError(f"--gpu_memory_fraction={gpu_memory_fraction}: use a share of the GPU's "
+                        "memory in (0, 1], e.g. 0.9 / --parallel_runs.")
     env = run_environment(parallel_runs, gpu_memory_fraction)
     todo = []
     for i, run in enumerate(runs, 1):
