@@ -1,7 +1,9 @@
-"""The MNIST table on Keras' JAX backend in a process that cannot import TensorFlow."""
+"""The MNIST table and the SVA classifiers on Keras' JAX backend in processes
+that cannot import TensorFlow."""
 
 import os
 
+import numpy as np
 import pytest
 
 from tests.distill.test_backends import jax_env
@@ -62,3 +64,65 @@ def test_export_without_tensorflow_says_what_is_missing(jax_table, tmp_path):
     assert done.returncode == 2
     assert "needs TensorFlow" in done.stderr
     assert not os.path.exists(export_dir)
+
+
+SVA_JAX_BINDINGS = (
+    "EPOCHS = 2",
+    "GrammarSource.num_train = 400",
+    "GrammarSource.num_validation = 50",
+    "GrammarSource.num_test = 200",
+    "build_lstm_classifier.embedding_dim = 16",
+    "build_lstm_classifier.hidden_dim = 16",
+    "build_transformer_seq_classifier.hidden_dim = 16",
+    "build_transformer_seq_classifier.num_layers = 1",
+    "build_transformer_seq_classifier.num_heads = 2",
+    "run_training.eval_sets = ['sva/test']",
+)
+FRONTED_SOURCE = "gin_configs/sva/source_grammar_fronted.gin"
+
+
+def sva_jax_args(model_gin):
+    return ([f"--gin_file=gin_configs/sva/{model_gin}", f"--gin_file={FRONTED_SOURCE}"]
+            + [f"--gin_bindings={b}" for b in SVA_JAX_BINDINGS])
+
+
+def expected_attractor_counts():
+    """The test split's attractor groups, computed here from the same gin files."""
+    import collections
+
+    import gin
+
+    from tf_kdbias.data.sva.sources import GrammarSource
+    from tf_kdbias.experiments.gin_utils import parse_gin
+    parse_gin(["gin_configs/sva/lstm.gin", FRONTED_SOURCE], list(SVA_JAX_BINDINGS))
+    try:
+        test_split = GrammarSource().load_splits(None)["test"]
+    finally:
+        gin.clear_config()
+    return collections.Counter(e.n_attractors for e in test_split
+                               if e.n_attractors is not None and e.distance <= 16)
+
+
+def test_sva_classifiers_train_and_distil_on_jax(tmp_path, data_dir):
+    """The grammar source needs no TensorFlow: an LSTM and an LSTM -> Transformer-seq
+    student run under JAX, and the groups count the test split's attractors."""
+    teacher, student = str(tmp_path / "lstm"), str(tmp_path / "lstm_to_transformer_seq")
+    done = run_script("train.py", *sva_jax_args("lstm.gin"), f"--workdir={teacher}",
+                      f"--data_dir={data_dir}", env=jax_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_script("distill.py", *sva_jax_args("transformer_seq.gin"),
+                      f"--teacher_dir={teacher}", f"--workdir={student}",
+                      f"--data_dir={data_dir}", env=jax_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    expected = expected_attractor_counts()
+    for folder in (teacher, student):
+        metrics = io_utils.read_json(os.path.join(folder, "metrics.json"))
+        assert metrics["backend"] == "jax"
+        history, test = metrics["history"], metrics["eval"]["sva/test"]
+        assert history["loss"][-1] < history["loss"][0], history["loss"]
+        assert test["count"] == 200
+        assert [test[f"count_attractors_{k}"] for k in range(5)] == \
+            [expected.get(k, 0) for k in range(5)]
+        assert 0.0 <= test["a_accuracy"] <= 1.0
+    student_history = io_utils.read_json(os.path.join(student, "metrics.json"))["history"]
+    assert all(np.isfinite(student_history["distillation_loss"]))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The paper's MNIST table (gin_configs/mnist_c/paper.gin) on one GPU with the
-# Keras JAX backend, fitted to a fixed time budget. This is the exact script
-# the measured results beside it came from (see README.md there).
+# Keras JAX backend, fitted to a fixed time budget. This is the script the
+# measured results beside it came from (see README.md there); its set-up lines
+# have since moved, unchanged, to ../device_setup.sh.
 #
 # Step 1 calibrates: the whole table (6 setups x 3 seeds, all runs in
 # parallel as in step 2) at CAL_EPOCHS epochs. From its logs (per-epoch
@@ -23,25 +24,7 @@ WORKDIR=${WORKDIR:-runs/mnist_paper_gpu}
 OUT=${OUT:-/tmp/out}
 GIN_FILE=${GIN_FILE:-gin_configs/mnist_c/paper.gin}
 EXTRA=${EXTRA:-}   # extra --gin_bindings (only for dry runs on a CPU)
-mkdir -p "$OUT"
-WHEELS=${WHEELS:-.whl}
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site "$WHEELS"/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-else
-  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-fi
-export KERAS_BACKEND=jax TF_KDBIAS_CACHE_DIR=${TF_KDBIAS_CACHE_DIR:-/tmp/kdbias_cache}
-export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
-elapsed() { echo $(( $(date +%s) - START )); }
-
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
-    || echo "no GPU"; nproc
-  python3 -c "import sys, jax, keras, numpy; print('python', sys.version.split()[0]); \
-print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__); \
-print('numpy', numpy.__version__)"; } > "$OUT/device.txt" 2>&1
-cat "$OUT/device.txt"
+source docs/results/device_setup.sh  # Python path, JAX settings, elapsed, device.txt
 
 # MNIST-C once, before many processes would each generate it.
 python3 -c "

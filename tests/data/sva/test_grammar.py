@@ -14,13 +14,21 @@ NOUN_NUMBER = {**{s: False for s, _ in lexicon.NOUNS}, **{p: True for _, p in le
 VERB_PAIRS = set(lexicon.TRANSITIVE_VERBS + lexicon.INTRANSITIVE_VERBS)
 
 
+FRONTED = dict(fronted_distribution=(0.25, 0.25, 0.25, 0.25))
+
+
+@pytest.fixture(scope="module", params=[{}, FRONTED], ids=["plain", "fronted"])
+def grammar(request):
+    return AgreementGrammar(**request.param)
+
+
 @pytest.fixture(scope="module")
-def rows():
-    return AgreementGrammar().generate(num_sentences=2000, seed=7)
+def rows(grammar):
+    return grammar.generate(num_sentences=2000, seed=7)
 
 
-def test_same_seed_same_rows_other_seed_other_rows(rows):
-    assert AgreementGrammar().generate(num_sentences=2000, seed=7) == rows
+def test_same_seed_same_rows_other_seed_other_rows(grammar, rows):
+    assert grammar.generate(num_sentences=2000, seed=7) == rows
     assert AgreementGrammar().generate(num_sentences=50, seed=8) != rows[:50]
 
 
@@ -61,6 +69,36 @@ def test_default_attractor_distribution_is_skewed_towards_none(rows):
     assert counts[0] > counts[1] > counts[2] > counts[3] > counts[4] > 0
 
 
+def test_fronted_phrases_move_the_subject_and_carry_distractors():
+    plain = AgreementGrammar().generate(num_sentences=1000, seed=3)
+    fronted = AgreementGrammar(**FRONTED).generate(num_sentences=1000, seed=3)
+    commas = collections.Counter(r["sentence"].split().count(",") for r in fronted)
+    assert set(commas) == {0, 1, 2, 3} and min(commas.values()) > 150  # 0-3 phrases, ~250 each.
+    assert max(r["subj_index"] for r in plain) <= 6  # "[opening] the [adj] HEAD".
+    assert max(r["subj_index"] for r in fronted) > 15
+    first_noun_is_not_subject = 0
+    for row in fronted:
+        words = row["sentence"].split()
+        before_subject = words[:row["subj_index"] - 1]
+        nouns = [w for w in before_subject if w in NOUN_NUMBER]
+        assert len(nouns) == before_subject.count(",")  # One noun per fronted phrase.
+        if nouns and NOUN_NUMBER[nouns[0]] != NOUN_NUMBER[row["subj"]]:
+            first_noun_is_not_subject += 1
+    assert first_noun_is_not_subject > 250  # Half of the ~750 fronted sentences.
+
+
+def test_fronted_clause_verbs_agree_with_their_own_noun():
+    grammar = AgreementGrammar(fronted_distribution=(0, 1), fronted_clause_probability=1.0)
+    for row in grammar.generate(300, seed=1):
+        words, tags = row["sentence"].split(), row["pos_sentence"].split()
+        # "<subordinator> the [adj] NOUN VERB ," comes first.
+        verb_at = tags.index(",") - 1
+        noun_plural = NOUN_NUMBER[words[verb_at - 1]]
+        assert words[0] in lexicon.SUBORDINATORS
+        assert tags[verb_at] == ("VBP" if noun_plural else "VBZ")
+        assert row["subj_index"] > verb_at + 2
+
+
 def test_configured_depth_and_attractors_are_obeyed():
     grammar = AgreementGrammar(intervening_distribution=(0, 0, 0, 1),
                                all_attractors_probability=1.0, max_depth=1)
@@ -74,6 +112,10 @@ def test_bad_settings_are_user_errors():
         AgreementGrammar(intervening_distribution=())
     with pytest.raises(UserError, match="max_depth"):
         AgreementGrammar(max_depth=0)
+    with pytest.raises(UserError, match="fronted_distribution"):
+        AgreementGrammar(fronted_distribution=(-1, 2))
+    with pytest.raises(UserError, match="fronted_attractor_probability"):
+        AgreementGrammar(fronted_attractor_probability=1.5)
 
 
 def test_grammar_source_splits_and_vocabulary():

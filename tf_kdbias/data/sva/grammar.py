@@ -2,7 +2,7 @@
 
 A sentence is
 
-    [opening] the [adj] HEAD modifier* [adverb] VERB continuation .
+    fronted* [opening] the [adj] HEAD modifier* [adverb] VERB continuation .
 
 where each modifier carries one intervening noun: a prepositional phrase
 ("near the doors"), an object relative clause ("that the doors hide", whose
@@ -11,6 +11,12 @@ the doors", whose verb agrees with the noun it modifies). A modifier attaches
 to the head or, nested, to the previous modifier's noun. The main verb agrees
 with the head, so the labels are right by construction; the intervening
 nouns of the other number are the attractors.
+
+Fronted phrases ("behind the doors ,", "while the dogs sleep ,", whose verb
+agrees with its own noun) move the subject to a position that varies from
+sentence to sentence and put nouns -- and verbs -- of either number before it,
+so neither "the first noun" nor "a fixed position" finds the subject. They
+are not between subject and verb, so they never count as intervening.
 
 Rows carry Linzen's 18 columns (1-based indices) plus `wrong_verb`, the verb
 in the other number, for language-model scoring.
@@ -57,6 +63,13 @@ class AgreementGrammar:
       adjective_probability: chance of an adjective before each noun.
       adverb_probability: chance of an adverb right before the main verb.
       opening_probability: chance of an opening like "we know that".
+      fronted_distribution: probabilities of 0, 1, 2, ... fronted phrases
+        before the subject (default: none).
+      fronted_clause_probability: chance that a fronted phrase is a clause
+        with its own agreeing verb ("while the dogs sleep ,") rather than a
+        prepositional phrase ("behind the doors ,").
+      fronted_attractor_probability: chance that a fronted noun takes the
+        other number than the head (otherwise the head's number).
 
     Example:
 
@@ -73,12 +86,20 @@ class AgreementGrammar:
     adjective_probability: float = 0.2
     adverb_probability: float = 0.2
     opening_probability: float = 0.2
+    fronted_distribution: Sequence[float] = (1.0,)
+    fronted_clause_probability: float = 0.5
+    fronted_attractor_probability: float = 0.5
 
     def __post_init__(self):
-        if not self.intervening_distribution or min(self.intervening_distribution) < 0 \
-                or sum(self.intervening_distribution) <= 0:
-            raise UserError("AgreementGrammar.intervening_distribution must be non-negative "
-                            f"weights with a positive sum; got {self.intervening_distribution}.")
+        for name in ("intervening_distribution", "fronted_distribution"):
+            weights = getattr(self, name)
+            if not weights or min(weights) < 0 or sum(weights) <= 0:
+                raise UserError(f"AgreementGrammar.{name} must be non-negative weights with a "
+                                f"positive sum; got {weights}.")
+        for name in ("fronted_clause_probability", "fronted_attractor_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"AgreementGrammar.{name} must be a probability in [0, 1]; "
+                                f"got {getattr(self, name)}.")
         if len(self.modifier_weights) != len(MODIFIER_KINDS):
             raise UserError(f"AgreementGrammar.modifier_weights needs one weight per kind "
                             f"{MODIFIER_KINDS}; got {self.modifier_weights}.")
@@ -93,9 +114,15 @@ class AgreementGrammar:
     # A sentence is assembled as a list of words; bookkeeping reads it back.
     def _sentence(self, rng: random.Random) -> Dict[str, object]:
         words: List[_Word] = []
+        # Drawn first only when fronting is configured, so grammars without it
+        # give exactly the sentences they gave before it existed.
+        head_plural = rng.random() < 0.5 if self._fronts() else None
+        if head_plural is not None:
+            self._fronted(rng, words, head_plural)
         if rng.random() < self.opening_probability:
             words += [_Word(w, lexicon.OPENING_TAGS[w]) for w in rng.choice(lexicon.OPENINGS)]
-        head_plural = rng.random() < 0.5
+        if head_plural is None:
+            head_plural = rng.random() < 0.5
         subj_position = self._noun_phrase(rng, words, head_plural)
         intervening_plurals = self._intervening_numbers(rng, head_plural)
         depth = self._modifiers(rng, words, head_plural, intervening_plurals)
@@ -108,6 +135,26 @@ class AgreementGrammar:
         words.append(_Word(".", "."))
         return _linzen_row(words, subj_position, verb_position, wrong_verb, depth,
                            has_rel=any(w.tag == "WDT" for w in words[:verb_position]))
+
+    def _fronts(self) -> bool:
+        return len(self.fronted_distribution) > 1
+
+    def _fronted(self, rng: random.Random, words: List[_Word], head_plural: bool) -> None:
+        """Appends the fronted phrases, each ending in a comma."""
+        count = rng.choices(range(len(self.fronted_distribution)),
+                            weights=self.fronted_distribution)[0]
+        for _ in range(count):
+            plural = head_plural != (rng.random() < self.fronted_attractor_probability)
+            if rng.random() < self.fronted_clause_probability:
+                words.append(_Word(rng.choice(lexicon.SUBORDINATORS), "IN"))
+                self._noun_phrase(rng, words, plural)
+                singular_form, plural_form = rng.choice(lexicon.INTRANSITIVE_VERBS)
+                words.append(_Word(plural_form if plural else singular_form,
+                                   "VBP" if plural else "VBZ"))  # Agrees with its own noun.
+            else:
+                words.append(_Word(rng.choice(lexicon.PREPOSITIONS), "IN"))
+                self._noun_phrase(rng, words, plural)
+            words.append(_Word(",", ","))
 
     def _intervening_numbers(self, rng: random.Random, head_plural: bool) -> List[bool]:
         """The number (plural?) of each intervening noun."""

@@ -55,6 +55,8 @@ often rarely always never sometimes usually quickly slowly really certainly clea
 probably
 """.split())
 PREPOSITIONS = tuple("near behind beside with from above under for without like of".split())
+# Open a fronted clause ("while the dogs sleep , ...").
+SUBORDINATORS = ("when", "while", "because", "although", "if", "after", "before", "since")
 # Sentence openings without nouns, so they never add intervening nouns.
 OPENINGS = (("we", "know", "that"), ("they", "say", "that"), ("it", "seems", "that"),
             ("i", "think", "that"), ("everyone", "agrees", "that"))
