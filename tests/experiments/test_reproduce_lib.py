@@ -121,6 +121,22 @@ def test_a_failed_parallel_run_stops_its_students_and_is_named(tmp_path):
     assert not os.path.exists(tmp_path / "cnn_to_mlp")  # Never started.
 
 
+def killed_run(tmp_path, name):
+    """A Run whose process is stopped by a signal, as by another process's pkill."""
+    os.makedirs(tmp_path / name, exist_ok=True)
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    return reproduce_lib.Run(name, None, 0, str(tmp_path / name), None,
+                             (sys.executable, "-c", code))
+
+
+@pytest.mark.parametrize("parallel_runs", [1, 2])
+def test_a_run_killed_from_outside_says_so(tmp_path, capsys, parallel_runs):
+    with pytest.raises(UserError, match=r"cnn seed 0 failed") as error:
+        reproduce_lib.execute_runs([killed_run(tmp_path, "cnn")], parallel_runs=parallel_runs)
+    said = str(error.value) + capsys.readouterr().out
+    assert "killed by SIGTERM from outside the run" in said
+
+
 def test_parallel_runs_share_the_gpu_memory():
     env = reproduce_lib.run_environment(4, None)
     assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -180,8 +181,9 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
         for label, run in todo:
             _announce(label, run)
             start = time.time()
-            if subprocess.run(run.command, cwd=REPO_ROOT, env=env).returncode != 0:
-                raise _failure([label], "its output is above")
+            returncode = subprocess.run(run.command, cwd=REPO_ROOT, env=env).returncode
+            if returncode != 0:
+                raise _failure([label], f"{_exit_reason(returncode)}; its output is above")
             print(f"{label}: done in {time.time() - start:.0f} s", flush=True)
     else:
         _execute_in_parallel(todo, parallel_runs, env)
@@ -223,10 +225,22 @@ def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
                       f"({len(running)} running, {len(pending)} waiting)", flush=True)
             else:
                 failed.append(label)
-                print(f"{label}: FAILED with exit code {process.returncode}; last lines of "
+                print(f"{label}: FAILED, {_exit_reason(process.returncode)}; last lines of "
                       f"{log_path}:\n{_tail(log_path)}", flush=True)
     if failed:
         raise _failure(failed, "see the log.txt of each in its run directory")
+
+
+def _exit_reason(returncode: int) -> str:
+    """Says how a run's process ended; a signal means something outside it stopped it."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    return (f"killed by {name} from outside the run (another process, a time limit, or the "
+            "system when memory ran out)")
 
 
 def _tail(path: str, lines: int = 15) -> str:

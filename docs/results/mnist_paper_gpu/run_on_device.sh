@@ -56,7 +56,7 @@ else
     --gin_bindings="EPOCHS = $EPOCHS" $EXTRA --workdir="$WORKDIR" --data_dir="$DATA_DIR" \
     --parallel_runs="$PARALLEL" > "$OUT/main.log" 2>&1
   echo "main run exit $? after $(elapsed) s" | tee -a "$OUT/main.log"
-  pkill -f "scripts/(train|distill).py" 2>/dev/null  # Runs cut off by the budget, if any.
+  pkill -f "scripts/(train|distill).py.*--workdir=[^ ]*$WORKDIR" 2>/dev/null  # Runs cut off by the budget, if any.
   # A table of whatever finished (marked PARTIAL if the budget cut runs off).
   [ -f "$WORKDIR/results.md" ] || python3 scripts/reproduce.py --gin_file="$GIN_FILE" \
     --gin_bindings="EPOCHS = $EPOCHS" $EXTRA --workdir="$WORKDIR" --results_only \

@@ -49,7 +49,7 @@ table plain gin_configs/sva/source_grammar.gin "$EPOCHS" --gin_bindings="$ALONE"
 table small gin_configs/sva/source_linzen_small.gin "$SMALL_EPOCHS" \
   --gin_bindings="$SMALL_SETUPS" &
 wait
-pkill -f "scripts/(train|distill).py" 2>/dev/null  # Runs cut off by the budget, if any.
+pkill -f "scripts/(train|distill).py.*--workdir=[^ ]*$WORKDIR" 2>/dev/null  # Runs cut off by the budget, if any.
 find "$WORKDIR" \( -name metrics.json -o -name operative_config.gin -o -name 'results.*' \
   -o -name log.txt \) | tar czf "$OUT/runs.tgz" -T -
 for name in fronted plain small; do
