@@ -114,14 +114,16 @@ class AgreementGrammar:
     # A sentence is assembled as a list of words; bookkeeping reads it back.
     def _sentence(self, rng: random.Random) -> Dict[str, object]:
         words: List[_Word] = []
-        # Drawn first only when fronting is configured, so grammars without it
-        # give exactly the sentences they gave before it existed.
-        head_plural = rng.random() < 0.5 if self._fronts() else None
-        if head_plural is not None:
+        # The head's number is drawn before the fronted phrases (whose nouns
+        # depend on it) only when fronting is configured, so grammars without
+        # it give exactly the sentences they gave before it existed.
+        fronting = len(self.fronted_distribution) > 1
+        if fronting:
+            head_plural = rng.random() < 0.5
             self._fronted(rng, words, head_plural)
         if rng.random() < self.opening_probability:
             words += [_Word(w, lexicon.OPENING_TAGS[w]) for w in rng.choice(lexicon.OPENINGS)]
-        if head_plural is None:
+        if not fronting:
             head_plural = rng.random() < 0.5
         subj_position = self._noun_phrase(rng, words, head_plural)
         intervening_plurals = self._intervening_numbers(rng, head_plural)
@@ -135,9 +137,6 @@ class AgreementGrammar:
         words.append(_Word(".", "."))
         return _linzen_row(words, subj_position, verb_position, wrong_verb, depth,
                            has_rel=any(w.tag == "WDT" for w in words[:verb_position]))
-
-    def _fronts(self) -> bool:
-        return len(self.fronted_distribution) > 1
 
     def _fronted(self, rng: random.Random, words: List[_Word], head_plural: bool) -> None:
         """Appends the fronted phrases, each ending in a comma."""
