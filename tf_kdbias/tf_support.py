@@ -27,6 +27,6 @@ def require_tensorflow(feature: str) -> None:
     if not tensorflow_available():
         raise UserError(
             f"{feature} needs TensorFlow, which is not installed here. Install it "
-            "(pip install -e .) or run this step on a machine that has it; the run "
+            "(pip install -e \".[tf]\") or run this step on a machine that has it; the run "
             "directories written without TensorFlow (model.keras, metrics.json) work "
             "there as they are.")

@@ -2,6 +2,8 @@
 that cannot import TensorFlow."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -63,7 +65,24 @@ def test_export_without_tensorflow_says_what_is_missing(jax_table, tmp_path):
                       f"--export_dir={export_dir}", env=jax_env())
     assert done.returncode == 2
     assert "needs TensorFlow" in done.stderr
+    assert 'pip install -e ".[tf]"' in done.stderr  # The extra that brings TensorFlow.
     assert not os.path.exists(export_dir)
+
+
+def test_no_keras_backend_installed_is_named_with_the_fix():
+    env = dict(jax_env(), TF_KDBIAS_TEST_BLOCK_ALSO="jax,jaxlib")
+    del env["KERAS_BACKEND"]
+    done = subprocess.run([sys.executable, "-c", "import tf_kdbias"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "neither TensorFlow nor JAX is installed" in done.stderr
+    assert 'pip install -e ".[tf]"' in done.stderr and 'pip install -e ".[jax]"' in done.stderr
+    # With JAX there, the same process picks it.
+    env.pop("TF_KDBIAS_TEST_BLOCK_ALSO")
+    done = subprocess.run([sys.executable, "-c", "import tf_kdbias, keras; "
+                           "print(keras.config.backend())"], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "jax", done.stderr[-2000:]
 
 
 SVA_JAX_BINDINGS = (

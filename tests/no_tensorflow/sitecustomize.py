@@ -6,9 +6,13 @@ tensorflow or tensorflow_datasets then fails as on a machine without them.
 """
 
 import importlib.abc
+import os
 import sys
 
-BLOCKED = {"tensorflow", "tensorflow_datasets", "tf_keras"}
+# Tests may block more packages (comma-separated), e.g. jax for a process
+# with no Keras backend at all.
+BLOCKED = {"tensorflow", "tensorflow_datasets", "tf_keras"} | {
+    name for name in os.environ.get("TF_KDBIAS_TEST_BLOCK_ALSO", "").split(",") if name}
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder):

@@ -8,9 +8,25 @@ import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.distill.distiller import TOP_K_INDICES, TOP_K_VALUES
+from tf_kdbias.errors import UserError
 
 CACHE_FOLDER = "logit_cache"
 CachedLogits = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+class CacheFormatError(UserError, ValueError):
+    """A cache dtype or top-k the cache cannot store: a bad argument (ValueError)
+    that the scripts report as a user error."""
+
+
+def check_format(dtype: str, top_k: Optional[int]) -> None:
+    """Raises CacheFormatError for a cache dtype or top-k the cache cannot store."""
+    if dtype not in ("float16", "float32"):
+        raise CacheFormatError(f"run_training.teacher_cache_dtype={dtype!r}: use 'float16' or "
+                               "'float32'.")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise CacheFormatError(f"run_training.teacher_cache_top_k={top_k!r}: use None (keep "
+                               "every logit) or a whole number >= 1.")
 
 
 def cache_key(model_path: str, inputs: np.ndarray, dtype: str,
@@ -68,10 +84,7 @@ def teacher_logits(teacher: keras.Model, teacher_dir: str, model_path: str,
     does not match them (another teacher or data, a damaged or half-copied
     file) is recomputed, never trusted.
     """
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"Teacher logit cache dtype {dtype!r}: use float16 or float32.")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"Teacher logit cache top_k={top_k}: use None (all logits) or >= 1.")
+    check_format(dtype, top_k)
     key = cache_key(model_path, inputs, dtype, top_k)
     path = cache_path(teacher_dir, split_name, key)
     names = ["logits"] if top_k is None else [TOP_K_VALUES, TOP_K_INDICES]

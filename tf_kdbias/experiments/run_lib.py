@@ -248,7 +248,7 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         return finished
     task = task or MnistTask()
     eval_sets = task.expand_eval_sets(eval_sets)  # Fail early on bad names.
-    _check_cache_format(teacher_cache_dtype, teacher_cache_top_k)
+    teacher_cache.check_format(teacher_cache_dtype, teacher_cache_top_k)  # Fail early.
     with _op_determinism(resolve_deterministic(settings.deterministic)):
         keras.utils.set_random_seed(settings.seed)
         if resolve_mixed_precision(settings.mixed_precision):
@@ -389,14 +389,6 @@ def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
                                                  split.inputs, dtype=dtype, top_k=top_k)
               for name, split in (("train", train), ("validation", validation))}
     return trainer, teacher, logits
-
-
-def _check_cache_format(dtype: str, top_k: Optional[int]) -> None:
-    if dtype not in ("float16", "float32"):
-        raise UserError(f"run_training.teacher_cache_dtype={dtype!r}: use 'float16' or 'float32'.")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise UserError(f"run_training.teacher_cache_top_k={top_k!r}: use None (keep every "
-                        "logit) or a whole number >= 1.")
 
 
 def _should_cache(trainer: Distiller, use_teacher_cache) -> bool:
