@@ -3,8 +3,10 @@ r"""Analyses the solutions of a reproduce workdir and writes W/analysis/.
   python scripts/analyze.py --workdir=runs/quick --data_dir=../shared/data
 
 Per-sample behaviour, RSA and CKA of the penultimate layer, MDS of the runs
-and of their training trajectories, reliability diagrams and interpolation
-barriers: analysis.json, PNGs and TensorBoard images under W/analysis/.
+and of their training trajectories, reliability diagrams, interpolation
+barriers, teacher-student agreement and transfer scores, and the robustness
+profile over the 15 MNIST-C corruptions: analysis.json, PNGs and TensorBoard
+images under W/analysis/.
 """
 
 from absl import app, flags
@@ -28,6 +30,14 @@ flags.DEFINE_enum("pairs", "same_architecture", ["same_architecture", "same_setu
 flags.DEFINE_integer("num_points", 11, "Points on each interpolation path, endpoints included.")
 flags.DEFINE_integer("bn_examples", 2048,
                      "Training examples for BatchNorm re-estimation at each path point.")
+flags.DEFINE_list("transfer_sets", ["mnist", "mnist_c/all"],
+                  "Eval sets with teacher-student agreement, KL and transfer scores "
+                  "(empty: none).")
+flags.DEFINE_boolean("robustness", True,
+                     "Accuracy profile over the 15 MNIST-C corruptions (robustness.png).")
+flags.DEFINE_integer("bootstrap_samples", 1000,
+                     "Bootstrap resamples (seeds and examples) of the transfer-score intervals.")
+flags.DEFINE_float("confidence_level", 0.95, "Coverage of the transfer-score intervals.")
 flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
@@ -45,7 +55,10 @@ def main(argv):
         settings = report.AnalysisSettings(
             eval_set=FLAGS.eval_set, num_examples=FLAGS.num_examples, seed=FLAGS.seed,
             calibration_sets=FLAGS.calibration_sets, trajectory_runs=FLAGS.trajectory_runs,
-            pair_mode=FLAGS.pairs, num_points=FLAGS.num_points, bn_examples=FLAGS.bn_examples)
+            pair_mode=FLAGS.pairs, num_points=FLAGS.num_points, bn_examples=FLAGS.bn_examples,
+            transfer_sets=FLAGS.transfer_sets, robustness=FLAGS.robustness,
+            bootstrap_samples=FLAGS.bootstrap_samples,
+            confidence_level=FLAGS.confidence_level)
         analysis = report.analyze_workdir(FLAGS.workdir, FLAGS.data_dir, settings, runs)
         print(report.format_summary(analysis))
 

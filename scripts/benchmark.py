@@ -3,6 +3,12 @@ r"""Times student-only training against three ways to distil (docs/BENCHMARKS.md
   python scripts/benchmark.py --quick --data_dir=../shared/data --workdir=runs/benchmark
   python scripts/benchmark.py --data_dir=../shared/data --workdir=runs/benchmark_full \
       --teacher_dir=runs/benchmark_teacher
+
+With --engine, times the standard and fused training engines instead, on the
+paper's six MNIST setups (Keras' JAX backend; no TensorFlow needed):
+
+  KERAS_BACKEND=jax python scripts/benchmark.py --engine=both \
+      --engine_setups=mlp,mlp_to_mlp --data_dir=../shared/data --workdir=runs/engines
 """
 
 import logging
@@ -10,7 +16,7 @@ import os
 
 from absl import app, flags
 
-from tf_kdbias.experiments import benchmark_lib, cli
+from tf_kdbias.experiments import cli
 
 cli.define_data_flag()
 flags.DEFINE_bool("quick", False, "Under 5 minutes on 2 idle cores: the paper's CNN teacher "
@@ -29,13 +35,44 @@ flags.DEFINE_list("variants", None, "MNIST rows to run (default: all), e.g. "
                   "student_only,ours_cached,keras_distiller.")
 flags.DEFINE_integer("epochs", None, "Epochs per row (default: the mode's); the first "
                      "is not timed.")
+flags.DEFINE_string("engine", None, "standard, fused or both: time the training engines "
+                    "(JAX backend) on the paper's MNIST setups instead of the rows above.")
+flags.DEFINE_list("engine_setups", None, "With --engine: setups to time (default all six: "
+                  "cnn, mlp, cnn_to_mlp, mlp_to_mlp, cnn_to_cnn, mlp_to_cnn).")
+flags.DEFINE_integer("engine_train_size", None, "With --engine: training examples per timed "
+                     "epoch (default: all 60000).")
+flags.DEFINE_integer("engine_group_seeds", 4, "With --engine: also time this many seeds "
+                     "trained together by the fused engine (0 or 1: no such rows).")
 FLAGS = flags.FLAGS
+
+
+def engine_benchmark():
+    """--engine: the standard vs fused rows (engine_benchmark.py)."""
+    from tf_kdbias.experiments import engine_benchmark as lib
+
+    settings = lib.EngineBenchmarkSettings(engines=lib.engines_for(FLAGS.engine),
+                                           group_seeds=FLAGS.engine_group_seeds,
+                                           train_size=FLAGS.engine_train_size)
+    if FLAGS.engine_setups:
+        settings.setups = list(FLAGS.engine_setups)
+    if FLAGS.epochs is not None:
+        settings.epochs = FLAGS.epochs
+    output = FLAGS.output or os.path.join(FLAGS.workdir, "engines.json")
+    report = lib.run_engine_benchmark(settings, data_dir=FLAGS.data_dir, output_path=output)
+    print(lib.format_engine_report(report))
+    print(f"\nWrote {output}")
 
 
 def main(argv):
     del argv
 
+    if FLAGS.engine is not None:
+        cli.run_main(engine_benchmark)
+        return
+
     def benchmark():
+        from tf_kdbias.experiments import benchmark_lib  # Needs TensorFlow.
+
         # Every row's fresh model retraces predict(); TF warns about each one.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
         settings = (benchmark_lib.quick_settings() if FLAGS.quick

@@ -4,6 +4,10 @@ r"""Reproduces a paper table: teachers x students x seeds, then results.json/.md
       --workdir=runs/quick --data_dir=../shared/data
 
 Rerunning the same command skips finished runs and resumes unfinished ones.
+A finished run made with another config than the command now gives it (a
+changed binding) stops the command with the runs named; --rerun_changed moves
+such runs to W/stale_runs/ and trains them again. `tensorboard --logdir=W`
+shows the runs' curves and an HParams table of their final metrics.
 """
 
 import os
@@ -12,7 +16,7 @@ import time
 from absl import app, flags
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments import cli, gin_utils, reproduce_lib
+from tf_kdbias.experiments import cli, gin_utils, hparams, reproduce_lib, staleness
 
 cli.define_gin_flags()
 cli.define_data_flag()
@@ -29,6 +33,10 @@ flags.DEFINE_float("gpu_memory_fraction", None,
 flags.DEFINE_bool("results_only", False,
                   "Run nothing: write results.json/results.md from the runs finished so far "
                   "(a partial table says how many).")
+flags.DEFINE_bool("rerun_changed", False,
+                  "Finished runs made with another config than this command gives them (e.g. "
+                  "a binding changed since) are moved to <workdir>/stale_runs/ and trained "
+                  "again. Without it, such runs stop the command with their names.")
 flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
@@ -46,12 +54,16 @@ def main(argv):
         if FLAGS.list_commands:
             print("\n".join(reproduce_lib.command_line(r) for r in runs))
             return
+        # Before anything runs or is tabulated: stale runs would enter the table.
+        staleness.check_finished_runs(runs, os.path.abspath(FLAGS.workdir), FLAGS.rerun_changed)
+        gin_utils.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)  # The check parsed the runs'.
         if not FLAGS.results_only:
             reproduce_lib.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction)
         elif not any(run.finished for run in runs):
             raise UserError(f"No finished runs under {FLAGS.workdir}; nothing to tabulate.")
         reproduce_lib.write_results(FLAGS.workdir, experiment, runs,
                                     None if FLAGS.results_only else time.time() - start)
+        hparams.write_hparams_view(os.path.abspath(FLAGS.workdir), experiment, runs)
         print(open(os.path.join(FLAGS.workdir, "results.md")).read())
 
     cli.run_main(reproduce)

@@ -23,3 +23,9 @@ if "KERAS_BACKEND" not in os.environ and not _installed("tensorflow"):
             'Install one with the package: pip install -e ".[tf]" (TensorFlow) or '
             'pip install -e ".[jax]" (JAX), or set KERAS_BACKEND to one you have.')
     os.environ["KERAS_BACKEND"] = "jax"
+
+# Before anything imports TensorFlow: its C++ start-up lines (oneDNN, CUDA
+# driver, absl pre-init) are dropped, real warnings kept (see quiet_start).
+from tf_kdbias import quiet_start  # noqa: E402
+
+quiet_start.install()

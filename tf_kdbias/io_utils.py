@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -68,8 +69,8 @@ def load_cache(path: str, key: str, names: Sequence[str]) -> Optional[Dict[str, 
                 return None
             arrays = {name: stored[name] for name in names}
             digest = str(stored[_CACHE_DIGEST])
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # A truncated .npz is not even a zip file.
     return arrays if digest_arrays(*arrays.values()) == digest else None
 
 

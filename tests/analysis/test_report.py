@@ -33,7 +33,8 @@ def analysed(tiny_workdir_path, data_dir):
     runs = tiny_workdir_path / "runs"
     before = digests(runs)
     settings = report.AnalysisSettings(eval_set="mnist", calibration_sets=["mnist"],
-                                       num_examples=200, bn_examples=256, num_points=3)
+                                       num_examples=200, bn_examples=256, num_points=3,
+                                       bootstrap_samples=200)
     report.analyze_workdir(str(tiny_workdir_path), data_dir, settings)
     after = digests(runs)
     with open(tiny_workdir_path / "analysis" / "analysis.json") as f:
@@ -117,7 +118,8 @@ def test_figures_are_pngs_and_tensorboard_images(analysed):
     import tensorflow as tf
 
     figures = analysed["json"]["figures"]
-    assert set(figures) == {"mds_runs", "trajectories", "reliability_mnist", "interpolation"}
+    assert set(figures) == {"mds_runs", "trajectories", "reliability_mnist", "interpolation",
+                            "robustness"}
     for filename in figures.values():
         with open(analysed["out_dir"] / filename, "rb") as f:
             assert f.read(8) == PNG_SIGNATURE
@@ -126,6 +128,37 @@ def test_figures_are_pngs_and_tensorboard_images(analysed):
             for event in tf.compat.v1.train.summary_iterator(str(path))
             for value in event.summary.value}
     assert tags == set(figures)
+
+
+def test_transfer_scores_and_agreement_agree_with_the_behaviour_matrices(analysed):
+    result = analysed["json"]
+    accuracy = dict(zip([r["name"] for r in result["runs"]], result["behaviour"]["accuracy"]))
+    assert set(result["transfer"]["scores"]) == {"mnist", *[f"mnist_c/{c}" for c in (
+        "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale", "rotate",
+        "brightness", "translate", "stripe", "fog", "spatter", "dotted_line", "zigzag",
+        "canny_edges", "identity")]}
+    (entry,) = result["transfer"]["scores"]["mnist"]["cnn_to_mlp"].values()  # Control: mlp.
+    teacher, student = accuracy["cnn/seed_0"], accuracy["cnn_to_mlp/seed_0"]
+    control = (accuracy["mlp/seed_0"] + accuracy["mlp/seed_1"]) / 2
+    assert (entry["kind"], entry["runs"]["control"]) == ("alone", 2)
+    if teacher > control:
+        assert entry["score"] == pytest.approx((student - control) / (teacher - control))
+    else:  # Tiny models: the CNN may well be the worse one.
+        assert entry["score"] is None and "no gap to close" in entry["reason"]
+    agreement = result["transfer"]["agreement"]["cnn"]["cnn_to_mlp"]["eval_sets"]["mnist"]
+    behaviour = result["behaviour"]
+    assert agreement["agreement"]["values"] == pytest.approx([behaviour["agreement"][3][0]])
+    assert agreement["kl"]["values"] == pytest.approx([behaviour["kl"][0][3]])
+
+
+def test_robustness_profile_of_every_setup(analysed):
+    profile = analysed["json"]["robustness"]
+    assert profile["setups"] == ["cnn", "mlp", "cnn_to_mlp"]
+    assert len(profile["corruptions"]) == 15
+    assert profile["accuracy"]["mlp"]["mean"]["n"] == 2
+    assert profile["marked"] == {"cnn": [], "mlp": [], "cnn_to_mlp": []}  # Plain training.
+    clean_cnn = analysed["json"]["behaviour"]["accuracy"][0]  # Behaviour is on mnist here.
+    assert profile["clean"]["cnn"]["mean"] == pytest.approx(clean_cnn)
 
 
 def test_a_workdir_without_runs_is_a_user_error(tmp_path):

@@ -55,3 +55,12 @@ def test_missing_file_and_missing_dir_are_named(data_dir, tmp_path):
         load_mnist_idx(str(root), "test")
     with pytest.raises(UserError, match="does not exist"):
         load_mnist(str(tmp_path / "nowhere"))
+
+
+def test_validation_size_zero_trains_on_all_60k_images(data_dir):
+    """The paper's runs: every training image, no validation split."""
+    from tf_kdbias.data.mnist import load_mnist
+
+    splits = load_mnist(data_dir, validation_size=0, seed=3)
+    assert len(splits.train.labels) == 60000 and len(splits.validation.labels) == 0
+    assert np.bincount(splits.train.labels, minlength=10).sum() == 60000

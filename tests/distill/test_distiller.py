@@ -102,3 +102,32 @@ def test_incompatible_teacher_is_rejected():
 def test_out_of_range_hyperparameters_are_rejected(kwargs, name):
     with pytest.raises(UserError, match=name):
         Distiller(student=build_mlp(hidden_units=(8,)), **kwargs)
+
+
+def kd_by_hand(teacher_logits, student_logits, temperature):
+    t, s = np.asarray(teacher_logits, np.float64), np.asarray(student_logits, np.float64)
+    log_p, log_q = log_softmax(t / temperature), log_softmax(s / temperature)
+    return temperature ** 2 * np.mean(np.sum(np.exp(log_p) * (log_p - log_q), -1))
+
+
+@pytest.mark.parametrize("teacher_training", [False, True])
+def test_teacher_training_turns_the_teachers_dropout_on(tiny_data, teacher_training):
+    """A frozen teacher with heavy dropout: in inference mode every step sees the
+    same teacher logits (the KD equals a hand computation in inference mode);
+    with teacher_training=True, dropout draws new masks at each step."""
+    images, labels = tiny_data
+    images, labels = images[:64], labels[:64]
+    keras.utils.set_random_seed(0)
+    teacher = build_mlp(hidden_units=(32,), dropout=0.5, name="teacher")
+    student = build_mlp(hidden_units=(8,), dropout=0.0, l1=0.0, l2=0.0, name="student")
+    distiller = Distiller(student=student, teacher=teacher, temperature=2.0, distill_rate=1.0,
+                          teacher_training=teacher_training)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))  # Weights stay put.
+    steps = [float(distiller.train_on_batch(images, labels, return_dict=True)["distillation_loss"])
+             for _ in range(3)]
+    inference = kd_by_hand(teacher(images, training=False), student(images, training=True), 2.0)
+    if teacher_training:
+        assert len(set(steps)) == 3  # A new dropout mask in the teacher at each step.
+        assert all(abs(kd - inference) > 1e-4 for kd in steps)
+    else:
+        assert steps == pytest.approx([inference] * 3, rel=1e-5)

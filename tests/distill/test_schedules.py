@@ -6,7 +6,9 @@ import pytest
 
 from tf_kdbias.data.pipeline import make_dataset
 from tf_kdbias.distill.distiller import Distiller
-from tf_kdbias.distill.schedules import make_schedule, value_at
+from tf_kdbias.distill.schedules import ScheduleError, make_schedule, value_at, value_range
+from tf_kdbias.errors import UserError
+from tf_kdbias.experiments import resume
 from tf_kdbias.models.mlp import build_mlp
 
 
@@ -83,15 +85,172 @@ def test_online_distillation_trains_the_teacher_too(mnist_test):
     assert len(losses) == 2 and losses[1] < losses[0]  # The teacher learns from gold labels.
 
 
-def test_online_teacher_gets_no_gradient_from_the_student_loss(mnist_test):
-    """With a zero teacher learning rate, online mode must leave the teacher alone:
-    the KD term is stop-gradient on the teacher side."""
-    images, labels = mnist_test.images[:128], mnist_test.labels[:128]
+def sgd_step(model, loss_fn, learning_rate):
+    """The trainable weights after one plain SGD step on `loss_fn()`, by GradientTape."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    grads = tape.gradient(loss, model.trainable_variables)
+    return [np.asarray(v) - learning_rate * np.asarray(g)
+            for v, g in zip(model.trainable_variables, grads)]
+
+
+def hand_kl(teacher_logits, student_logits, temperature):
+    """T^2 * KL(softmax(t/T) || softmax(s/T)), batch mean, written out in TF ops."""
+    import tensorflow as tf
+
+    log_p = tf.nn.log_softmax(teacher_logits / temperature)
+    log_q = tf.nn.log_softmax(student_logits / temperature)
+    return temperature ** 2 * tf.reduce_mean(tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), -1))
+
+
+def test_online_teacher_steps_on_its_own_cross_entropy_alone(mnist_test):
+    """Online mode: the teacher's update is an SGD step on its own gold CE (plus
+    its regulariser) and nothing else, the student's a step on KD against the
+    teacher's logits held fixed: the KD term is stop-gradient on the teacher side."""
+    import tensorflow as tf
+
+    images, labels = mnist_test.images[:64], mnist_test.labels[:64]
+    temperature, teacher_lr, student_lr = 2.0, 0.3, 0.5
+
+    def pair():
+        keras.utils.set_random_seed(0)
+        return (build_mlp(hidden_units=(8,), dropout=0.0, l1=1e-3, l2=1e-3, name="t"),
+                build_mlp(hidden_units=(8,), dropout=0.0, l1=1e-3, l2=1e-3, name="s"))
+
+    # The reference: each model stepped on its own loss, by hand.
+    ref_teacher, ref_student = pair()
+    teacher_logits = tf.stop_gradient(ref_teacher(images, training=True))
+    expected_student = sgd_step(ref_student, lambda: hand_kl(
+        teacher_logits, ref_student(images, training=True), temperature)
+        + tf.add_n(ref_student.losses), student_lr)
+    expected_teacher = sgd_step(ref_teacher, lambda: tf.reduce_mean(
+        tf.keras.losses.sparse_categorical_crossentropy(
+            labels, ref_teacher(images, training=True), from_logits=True))
+        + tf.add_n(ref_teacher.losses), teacher_lr)
+
+    teacher, student = pair()
+    distiller = Distiller(student=student, teacher=teacher, online=True, temperature=temperature,
+                          distill_rate=1.0, teacher_optimizer=keras.optimizers.SGD(teacher_lr))
+    distiller.compile(optimizer=keras.optimizers.SGD(student_lr))
+    distiller.train_on_batch(images, labels)
+    for got, want in zip(teacher.trainable_variables, expected_teacher):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-6)
+    for got, want in zip(student.trainable_variables, expected_student):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-6)
+    # The teacher did move (a zero learning rate would pass the checks above too).
+    moved = [np.abs(np.asarray(a) - np.asarray(b)).max()
+             for a, b in zip(teacher.trainable_variables, pair()[0].trainable_variables)]
+    assert max(moved) > 1e-3
+
+
+RANGE_CASES = [
+    dict(kind="constant", initial_value=0.3),
+    dict(kind="linear", initial_value=4.0, final_value=1.0, decay_steps=50),
+    dict(kind="linear", initial_value=-1.0, final_value=2.0, decay_steps=50),
+    dict(kind="step", boundaries=(5, 10), values=(1.0, 3.0, 0.5)),
+    dict(kind="exponential", initial_value=2.0, decay_steps=20, decay_rate=0.5),
+    dict(kind="exponential", initial_value=0.5, decay_steps=20, decay_rate=1.5),
+    dict(kind="exponential", initial_value=-2.0, decay_steps=20, decay_rate=0.5),
+    dict(kind="cosine_restarts", initial_value=1.0, decay_steps=8, alpha=0.2),
+    dict(kind="cosine_restarts", initial_value=1.0, decay_steps=8, m_mul=0.5),
+    dict(kind="cosine_restarts", initial_value=1.0, decay_steps=8, m_mul=1.5, alpha=0.1),
+]
+
+
+@pytest.mark.parametrize("kwargs", RANGE_CASES, ids=lambda k: k["kind"])
+def test_value_range_bounds_every_step_and_is_tight(kwargs):
+    """Brute force over 400 steps: every value lies in the claimed range; a bound
+    said to be reached is reached; an infinite one is approached."""
+    schedule = make_schedule(**kwargs)
+    seen = np.array(values(schedule, range(400)))
+    claimed = value_range(schedule)
+    assert claimed.low - 1e-6 <= seen.min() and seen.max() <= claimed.high + 1e-6
+    for bound, reached, extreme in ((claimed.low, claimed.low_reached, seen.min()),
+                                    (claimed.high, claimed.high_reached, seen.max())):
+        if reached:
+            assert extreme == pytest.approx(bound, rel=1e-5, abs=1e-6)
+        elif math.isinf(bound):
+            assert abs(extreme) > 5 * abs(kwargs["initial_value"])  # Grows without bound.
+        else:
+            assert not np.any(seen == bound)
+            assert abs(extreme - bound) < 0.05 * abs(kwargs["initial_value"])
+
+
+def distiller_with(**kwargs):
+    return Distiller(student=build_mlp(hidden_units=(8,)), **kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("temperature", dict(kind="linear", initial_value=4.0, final_value=0.0, decay_steps=100)),
+    ("temperature", dict(kind="step", boundaries=(10,), values=(2.0, -1.0))),
+    ("distill_rate", dict(kind="linear", initial_value=0.5, final_value=1.2, decay_steps=100)),
+    ("distill_rate", dict(kind="exponential", initial_value=0.5, decay_rate=2.0)),
+    ("distill_rate", dict(kind="cosine_restarts", initial_value=0.9, m_mul=1.5)),
+])
+def test_schedules_leaving_their_range_are_refused_at_the_start(name, kwargs):
+    with pytest.raises(UserError, match=f"Distiller.{name}.*every step"):
+        distiller_with(**{name: make_schedule(**kwargs)})
+
+
+def test_schedules_inside_their_range_are_accepted():
+    # An exponential decay approaches 0 but never reaches it: T stays > 0.
+    distiller_with(temperature=make_schedule("exponential", initial_value=4.0, decay_rate=0.5),
+                   distill_rate=make_schedule("linear", initial_value=1.0, final_value=0.0))
+    distiller_with(temperature=make_schedule("cosine_restarts", initial_value=4.0),
+                   distill_rate=make_schedule("step", boundaries=(3,), values=(1.0, 0.0)))
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    (dict(kind="linear", decay_steps=0), "decay_steps"),
+    (dict(kind="exponential", decay_rate=0.0), "decay_rate"),
+    (dict(kind="cosine_restarts", alpha=1.5), "alpha"),
+    (dict(kind="step", boundaries=(5, 3), values=(1.0, 2.0, 3.0)), "increase"),
+    (dict(kind="constant", initial_value=float("nan")), "finite"),
+])
+def test_bad_schedule_parameters_are_user_errors(kwargs, words):
+    with pytest.raises(ScheduleError, match=words):
+        make_schedule(**kwargs)
+    assert issubclass(ScheduleError, UserError)  # Scripts exit 2 with the message.
+
+
+class ScheduleLog(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rows.append((float(logs["temperature"]), float(logs["distill_rate"])))
+
+
+def scheduled_distiller():
     keras.utils.set_random_seed(0)
-    teacher = build_mlp(hidden_units=(8,), dropout=0.0, name="t")
-    kernel_before = np.array(teacher.get_layer("logits").kernel)
-    distiller = Distiller(student=build_mlp(hidden_units=(8,), name="s"), teacher=teacher,
-                          online=True, teacher_optimizer=keras.optimizers.SGD(0.0))
-    distiller.compile(optimizer=keras.optimizers.SGD(0.5))
-    distiller.fit(make_dataset(images, labels, batch_size=64), epochs=1, verbose=0)
-    np.testing.assert_array_equal(kernel_before, np.array(teacher.get_layer("logits").kernel))
+    return Distiller(student=build_mlp(hidden_units=(8,), name="s"),
+                     teacher=build_mlp(hidden_units=(8,), name="t"),
+                     temperature=make_schedule("linear", initial_value=8.0, final_value=2.0,
+                                               decay_steps=6),
+                     distill_rate=make_schedule("step", boundaries=(4,), values=(1.0, 0.25)))
+
+
+def test_a_scheduled_temperature_and_rate_survive_a_resume(mnist_test, tmp_path):
+    """Epoch 2 after restoring epoch 1's backup continues the schedules at
+    step 4 (4 steps per epoch), as an uninterrupted run does, not at step 0."""
+    images, labels = mnist_test.images[:256], mnist_test.labels[:256]
+    data = make_dataset(images, labels, batch_size=64)
+    backup_dir = str(tmp_path / "backup")
+
+    first = scheduled_distiller()
+    first.compile(optimizer=keras.optimizers.SGD(0.01))
+    first.fit(data, epochs=1, verbose=0, callbacks=[resume.EpochBackup(backup_dir, "k")])
+
+    resumed = scheduled_distiller()
+    resumed.compile(optimizer=keras.optimizers.SGD(0.01))
+    resume.restore(resumed, resume.latest_backup(backup_dir, "k"))
+    log = ScheduleLog()
+    resumed.fit(data, epochs=2, initial_epoch=1, verbose=0, callbacks=[log])
+
+    # The schedules' values at steps 4..7, from their closed forms.
+    expected = [(max(2.0, 8.0 - 6.0 * step / 6), 1.0 if step <= 4 else 0.25)
+                for step in range(4, 8)]
+    np.testing.assert_allclose(log.rows, expected, rtol=1e-6)

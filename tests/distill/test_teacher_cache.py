@@ -85,3 +85,64 @@ def test_mnist_sized_cache_is_plain_logits(tmp_path, mnist_test):
     assert logits.dtype == np.float16 and logits.shape == (100, 10)
     np.testing.assert_allclose(logits, teacher.predict(mnist_test.images[:100], verbose=0),
                                atol=2e-3)
+
+
+def cache_files(teacher_dir):
+    return sorted(os.listdir(os.path.join(teacher_dir, teacher_cache.CACHE_FOLDER)))
+
+
+def test_a_retrained_teacher_gets_fresh_logits(saved_teacher, capsys):
+    """Same path, new checkpoint bytes: the old cache must not be used."""
+    teacher, teacher_dir, path, tokens = saved_teacher
+    old = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    retrained = toy_lm(7, "teacher")  # Other weights, saved over the same file.
+    retrained.save(path)
+    capsys.readouterr()
+    new = teacher_cache.teacher_logits(retrained, teacher_dir, path, "train", tokens)
+    assert "Caching" in capsys.readouterr().out
+    np.testing.assert_allclose(new, retrained.predict(tokens, verbose=0), rtol=1e-6)
+    assert np.abs(new - old).max() > 1e-3
+    assert len(cache_files(teacher_dir)) == 2  # One per checkpoint.
+
+
+def test_changed_inputs_get_fresh_logits(saved_teacher, capsys):
+    """One token changed (same shape, same count): recomputed, not reused."""
+    teacher, teacher_dir, path, tokens = saved_teacher
+    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    changed = tokens.copy()
+    changed[5, 2] = (changed[5, 2] + 1) % VOCAB
+    capsys.readouterr()
+    logits = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", changed)
+    assert "Caching" in capsys.readouterr().out
+    np.testing.assert_allclose(logits, teacher.predict(changed, verbose=0), rtol=1e-6)
+    assert len(cache_files(teacher_dir)) == 2
+
+
+def tamper_logits(npz_path):
+    """Rewrites the cache with altered logits but its old key and digest."""
+    with np.load(npz_path) as stored:
+        entries = {name: stored[name] for name in stored.files}
+    entries["logits"] = entries["logits"] + 1.0
+    np.savez(npz_path, **entries)
+
+
+def truncate(npz_path):
+    with open(npz_path, "rb") as f:
+        head = f.read(os.path.getsize(npz_path) // 2)
+    with open(npz_path, "wb") as f:
+        f.write(head)
+
+
+@pytest.mark.parametrize("damage", [truncate, tamper_logits])
+def test_a_damaged_cache_is_rebuilt(saved_teacher, capsys, damage):
+    teacher, teacher_dir, path, tokens = saved_teacher
+    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    (name,) = cache_files(teacher_dir)
+    damage(os.path.join(teacher_dir, teacher_cache.CACHE_FOLDER, name))
+    capsys.readouterr()
+    logits = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    assert "Caching" in capsys.readouterr().out
+    np.testing.assert_allclose(logits, teacher.predict(tokens, verbose=0), rtol=1e-6)
+    # The rebuilt file is whole again: read back, not recomputed.
+    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    assert capsys.readouterr().out == ""

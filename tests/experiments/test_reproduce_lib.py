@@ -167,3 +167,20 @@ def test_a_partial_table_covers_finished_runs_and_says_so(tmp_path):
     text = open(tmp_path / "results.md").read()
     assert f"PARTIAL: 3 of {len(runs)} runs finished" in text and "--results_only" in text
 
+
+
+def test_paper_ece_sits_only_beside_our_paper_estimator():
+    """The paper's ECE is the 1e6-bin one: `ece_paper` gets its column, the 15-bin
+    `ece` none, and results.md says which estimator each is."""
+    row = lambda metric, mean: {"student": "mlp", "teacher": None, "eval_set": "mnist_c/scale",
+                                "metric": metric, "mean": mean, "std": 0.0, "n": 1}
+    results = {"experiment": "t", "rows": [row("ece", 0.05), row("ece_paper", 0.2)]}
+    paper = reproduce_lib.paper_rows("mnist")
+    paper_ece = next(r["mean"] for r in paper if (r["student"], r["teacher"], r["eval_set"],
+                                                   r["metric"]) == ("mlp", None, "mnist_c/scale",
+                                                                    "ece"))
+    markdown = reproduce_lib.format_results_markdown(results, paper)
+    assert f"| mlp | — | mnist_c/scale | ece_paper | 0.2000 ± 0.0000 (1) | {paper_ece:.3f}" in markdown
+    assert "| mlp | — | mnist_c/scale | ece | 0.0500 ± 0.0000 (1) | — | — |" in markdown
+    assert "| ece_paper: ours (paper) |" in markdown and "| ece: ours (paper) |" not in markdown
+    assert "15 for MNIST" in markdown and "1,000,000 equal-width bins" in markdown

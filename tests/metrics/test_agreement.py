@@ -48,3 +48,120 @@ def test_nll_and_perplexity():
         -(np.log(0.75) + np.log(0.5)) / 2, rel=1e-5)
     assert agreement.perplexity(2 * np.log(4.0), 2) == pytest.approx(4.0)
     assert agreement.perplexity(0.0, 0) is None
+
+
+def test_class_balanced_accuracy_by_hand():
+    # ex:      0  1  2  3  4  5  6  7
+    correct = np.array([1, 1, 0, 1, 0, 1, 1, 1], bool)
+    labels = np.array([0, 1, 1, 1, 0, 0, 1, 1])
+    n = np.array([1, 1, 1, 1, 2, 2, 2, 3])
+    m = agreement.agreement_accuracies(correct, n, n, labels=labels,
+                                       attractor_groups=(1, 2, 3))
+    # Group 1: singular 1/1, plural 2/3; group 2: singular 1/2, plural 1/1;
+    # group 3: plural only, so not defined.
+    assert m["balanced_accuracy_attractors_1"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert m["balanced_accuracy_attractors_2"] == pytest.approx((0.5 + 1.0) / 2)
+    assert m["balanced_accuracy_attractors_3"] is None
+    assert m["balanced_a_accuracy"] == pytest.approx(((1 + 2 / 3) / 2 + 0.75) / 2)
+    # All examples: singular 2/3, plural 4/5.
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    # Groups 1..3 only: no group 0, and A-accuracy is their mean.
+    assert "accuracy_attractors_0" not in m and m["count_attractors_3"] == 1
+    assert m["a_accuracy"] == pytest.approx((3 / 4 + 2 / 3 + 1.0) / 3)
+
+
+def test_constant_guesses_score_half_class_balanced_whatever_the_skew():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(500) < 0.9).astype(int)  # 90% plural.
+    n = rng.integers(1, 6, size=500)
+    for guess in (0, 1):
+        m = agreement.agreement_accuracies(labels == guess, n, n, labels=labels,
+                                           attractor_groups=(1, 2, 3, 4, 5))
+        assert m["balanced_accuracy"] == 0.5 and m["balanced_a_accuracy"] == 0.5
+        share = [np.mean(labels[n == k] == guess) for k in range(1, 6)]
+        assert m["a_accuracy"] == pytest.approx(np.mean(share))
+
+
+def test_groups_beyond_the_largest_are_skipped():
+    correct = np.array([True, False, True])
+    n = np.array([4, 5, 6])
+    default = agreement.agreement_accuracies(correct, n, n)
+    assert default["count_attractors_4"] == 1 and "count_attractors_5" not in default
+    wider = agreement.agreement_accuracies(correct, n, n, attractor_groups=(4, 5))
+    assert (wider["count_attractors_5"], wider["accuracy_attractors_5"]) == (1, 0.0)
+
+
+def bin_by_edges(confidence, num_bins):
+    """The b with b/B <= confidence < (b+1)/B (1.0 in the last bin), found by
+    bisection over the edges rather than by floor(confidence * B)."""
+    lo, hi = 0, num_bins - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid / num_bins <= confidence:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def brute_force_ece(logits, labels, num_bins):
+    """A loop over examples, then over the occupied bins."""
+    sums = {}
+    for row, label in zip(logits, labels):
+        p = np.exp(row - row.max()) / np.exp(row - row.max()).sum()
+        b = bin_by_edges(float(p.max()), num_bins)
+        confidence_sum, right = sums.get(b, (0.0, 0))
+        sums[b] = (confidence_sum + float(p.max()), right + int(p.argmax() == label))
+    return sum(abs(c - r) for c, r in sums.values()) / len(labels)
+
+
+@pytest.mark.parametrize("num_bins", [20, agreement.PAPER_ECE_BINS])
+def test_paper_ece_matches_a_brute_force_loop(num_bins):
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=3.0, size=(400, 2))
+    logits[:5] = [[0.0, 30.0], [30.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.0, 40.0]]
+    labels = rng.integers(0, 2, size=400)
+    assert agreement.binary_ece_paper(logits, labels, num_bins) == pytest.approx(
+        brute_force_ece(logits, labels, num_bins), abs=1e-9)
+
+
+def test_paper_ece_with_twenty_bins_equals_the_keras_metric():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(scale=2.0, size=(300, 2)).astype(np.float32)
+    labels = rng.integers(0, 2, size=300)
+    assert agreement.binary_ece_paper(logits, labels, 20) == pytest.approx(
+        agreement.binary_ece(logits, labels), abs=1e-5)
+    assert agreement.binary_ece_paper(np.zeros((0, 2)), np.zeros(0)) is None
+
+
+def test_empty_groups_are_reported_and_the_authors_convention_is_an_option():
+    """Attractor groups 3 and 4 and most distances have no examples: ours
+    averages the others and says which were empty; the authors' convention
+    counts each empty group as 0."""
+    import gin
+
+    correct = np.array([1, 0, 1, 1, 1], bool)
+    n_int = np.array([0, 0, 1, 2, 2])
+    distance = np.array([1, 2, 2, 4, 4])
+    ours = agreement.agreement_accuracies(correct, n_int, n_int, distance)
+    assert ours["a_accuracy"] == pytest.approx((0.5 + 1.0 + 1.0) / 3)
+    assert ours["a_accuracy_empty_groups"] == 2
+    assert ours["d_accuracy"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)  # Distances 1, 2, 4.
+    assert ours["d_accuracy_empty_groups"] == 13
+    assert agreement.empty_groups(ours) == {
+        "attractors": [3, 4], "distance": [3] + list(range(5, 17))}
+    gin.parse_config("empty_group_convention.convention = 'zero'")
+    try:
+        authors = agreement.agreement_accuracies(correct, n_int, n_int, distance)
+    finally:
+        gin.clear_config()
+    assert authors["a_accuracy"] == pytest.approx((0.5 + 1.0 + 1.0 + 0 + 0) / 5)
+    assert authors["d_accuracy"] == pytest.approx((1.0 + 0.5 + 1.0) / 16)
+    assert authors["a_accuracy_empty_groups"] == 2  # Still said.
+
+
+def test_an_unknown_empty_group_convention_is_a_user_error():
+    from tf_kdbias.errors import UserError
+
+    with pytest.raises(UserError, match="'skip'.*'zero'"):
+        agreement.empty_group_convention("ignore")

@@ -56,14 +56,22 @@ def reestimate_batchnorm(model: keras.Model, images: np.ndarray,
         return
     num_batches = max(1, len(images) // batch_size)
     momenta = [layer.momentum for layer in layers]
+    # A frozen BatchNorm (trainable=False, e.g. a loaded teacher) runs in
+    # inference mode even when called with training=True and would keep its
+    # old statistics: unfreeze them for the passes, then restore.
+    frozen = [not layer.trainable for layer in layers]
     try:
+        for layer in layers:
+            layer.trainable = True
         for k in range(1, num_batches + 1):
             for layer in layers:
                 layer.momentum = (k - 1) / k
             model(images[(k - 1) * batch_size:k * batch_size], training=True)
     finally:
-        for layer, momentum in zip(layers, momenta):
+        for layer, momentum, was_frozen in zip(layers, momenta, frozen):
             layer.momentum = momentum
+            if was_frozen:
+                layer.trainable = False
 
 
 def loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
@@ -82,7 +90,9 @@ def evaluate(model: keras.Model, datasets: Dict[str, ImageSplit]) -> Dict[str, D
 
 def barrier(values: Sequence[float], higher_is_worse: bool = True) -> float:
     """Worst value on the path minus the mean of the two endpoints' values
-    (for accuracy, the mean of the endpoints minus the lowest value)."""
+    (for accuracy, the mean of the endpoints minus the lowest value): the
+    error-barrier height of Frankle et al. (2020), "Linear mode connectivity
+    and the lottery ticket hypothesis"."""
     values = np.asarray(values, np.float64)
     ends = 0.5 * (values[0] + values[-1])
     return float(values.max() - ends) if higher_is_worse else float(ends - values.min())
@@ -90,8 +100,10 @@ def barrier(values: Sequence[float], higher_is_worse: bool = True) -> float:
 
 def barrier_above_line(values: Sequence[float], alphas: Sequence[float]) -> float:
     """Largest excess of the path over the straight line joining its endpoint
-    values (Frankle et al., 2020); unlike `barrier`, unequal endpoints alone
-    do not produce one. 0 when the path never rises above that line."""
+    values: the loss barrier of Entezari et al. (2022), "The role of
+    permutation invariance in linear mode connectivity of neural networks".
+    Unlike `barrier`, unequal endpoints alone do not produce one. 0 when the
+    path never rises above that line."""
     values, alphas = np.asarray(values, np.float64), np.asarray(alphas, np.float64)
     line = (1.0 - alphas) * values[0] + alphas * values[-1]
     return float(np.max(values - line))

@@ -39,15 +39,34 @@ def embed(dissimilarity, n_components: int = 2, seed: int = 0) -> Dict[str, obje
       seed: seeds SMACOF, so the same matrix gives the same picture.
 
     Returns:
-      'coordinates' [m, n_components] (np.ndarray) and 'stress' (float).
+      'coordinates' [m, n_components] (np.ndarray) and 'stress' (float,
+      Kruskal's stress-1, see `kruskal_stress`).
     """
     dissimilarity = np.asarray(dissimilarity, np.float64)
     m = dissimilarity.shape[0]
     if m < 2:
         return {"coordinates": np.zeros((m, n_components)), "stress": 0.0}
     estimator = _mds_estimator(n_components, seed)
-    coordinates = estimator.fit_transform(dissimilarity)
-    return {"coordinates": np.asarray(coordinates), "stress": float(estimator.stress_)}
+    coordinates = np.asarray(estimator.fit_transform(dissimilarity))
+    # Computed here, not read from scikit-learn: its `stress_` is raw in some
+    # versions and normalised in others, depending on the branch above.
+    return {"coordinates": coordinates, "stress": kruskal_stress(dissimilarity, coordinates)}
+
+
+def kruskal_stress(dissimilarity, coordinates) -> float:
+    """Kruskal's stress-1 of an embedding: sqrt(sum (d_ij - delta_ij)^2 / sum delta_ij^2)
+    over pairs i < j, where d are the embedded distances and delta the given
+    dissimilarities. 0 is a perfect fit; it does not depend on the scale of
+    the dissimilarities. 0 when all dissimilarities are 0 and so are the distances.
+    """
+    dissimilarity = np.asarray(dissimilarity, np.float64)
+    coordinates = np.asarray(coordinates, np.float64)
+    upper = np.triu_indices(len(dissimilarity), k=1)
+    distances = np.linalg.norm(coordinates[:, None] - coordinates[None], axis=-1)[upper]
+    target = dissimilarity[upper]
+    residual = float(np.sum((distances - target) ** 2))
+    scale = float(np.sum(target ** 2))
+    return float(np.sqrt(residual / scale)) if scale > 0 else float(np.sqrt(residual))
 
 
 def plot_runs(panels: Dict[str, np.ndarray], runs: Sequence[RunInfo], path: str,

@@ -19,7 +19,7 @@ import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.analysis import (behaviour, calibration_plots, interpolation, mds,
-                                representations, similarity, trajectories)
+                                representations, robustness, similarity, trajectories, transfer)
 from tf_kdbias.analysis.workdir import RunInfo, list_runs, run_task, setup_label, teacher_run
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_eval_sets, load_eval_set
 from tf_kdbias.data.mnist import ImageSplit, load_mnist
@@ -49,6 +49,10 @@ class AnalysisSettings:
       num_points: points on each interpolation path, endpoints included.
       bn_examples: training examples for BatchNorm re-estimation per point.
       tensorboard: also write the figures as TensorBoard images.
+      transfer_sets: eval sets with agreement, KL and transfer scores (empty: none).
+      robustness: the accuracy profile over the 15 MNIST-C corruptions.
+      bootstrap_samples: resamples of the transfer scores' intervals.
+      confidence_level: coverage of those intervals.
     """
 
     eval_set: str = "mnist_c/translate"
@@ -60,6 +64,10 @@ class AnalysisSettings:
     num_points: int = interpolation.DEFAULT_POINTS
     bn_examples: int = 2048
     tensorboard: bool = True
+    transfer_sets: Sequence[str] = ("mnist", "mnist_c/all")
+    robustness: bool = True
+    bootstrap_samples: int = transfer.DEFAULT_SAMPLES
+    confidence_level: float = transfer.DEFAULT_LEVEL
 
 
 def _log(message: str) -> None:
@@ -82,7 +90,12 @@ def _jsonable(value):
 
 
 def _check_settings(settings: AnalysisSettings) -> None:
-    expand_eval_sets([settings.eval_set, *settings.calibration_sets])  # UserError if unknown.
+    expand_eval_sets([settings.eval_set, *settings.calibration_sets,  # UserError if unknown.
+                      *settings.transfer_sets])
+    if settings.bootstrap_samples < 1 or not 0 < settings.confidence_level < 1:
+        raise UserError(f"--bootstrap_samples={settings.bootstrap_samples} and "
+                        f"--confidence_level={settings.confidence_level}: use at least one "
+                        "resample (1000 is the default) and a level strictly between 0 and 1.")
     if settings.num_examples < 4:
         raise UserError(f"--num_examples={settings.num_examples} is too small; debiased CKA "
                         "needs at least 4 examples (1000 is the default).")
@@ -285,8 +298,10 @@ def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
     _check_image_runs(runs)
     out_dir = os.path.join(os.path.abspath(workdir), ANALYSIS_DIR)
     figures: Dict[str, str] = {}
+    transfer_sets = expand_eval_sets(settings.transfer_sets)
     set_names = list(dict.fromkeys([settings.eval_set,
-                                    *expand_eval_sets(settings.calibration_sets)]))
+                                    *expand_eval_sets(settings.calibration_sets), *transfer_sets,
+                                    *(robustness.EVAL_SETS if settings.robustness else ())]))
     eval_data = {name: load_eval_set(name, data_dir) for name in set_names}
     subset = representations.seeded_subset(len(eval_data[settings.eval_set]),
                                             settings.num_examples, settings.seed)
@@ -311,6 +326,20 @@ def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
         {n: outputs["logits"][n] for n in calibration_sets}, out_dir, figures)
     _log("Basins")
     basins = _analyse_basins(runs, eval_subset, settings, data_dir, out_dir, figures)
+    transfer_result = profile = None
+    if transfer_sets:
+        _log(f"Agreement and transfer scores on {len(transfer_sets)} eval sets")
+        transfer_result = transfer.transfer_analysis(
+            runs, {n: outputs["logits"][n] for n in transfer_sets},
+            {n: eval_data[n].labels for n in transfer_sets},
+            samples=settings.bootstrap_samples, level=settings.confidence_level,
+            seed=settings.seed)
+    if settings.robustness:
+        _log("Robustness profile over the 15 MNIST-C corruptions")
+        profile = robustness.robustness_profile(runs, outputs["logits"],
+                                                {n: d.labels for n, d in eval_data.items()})
+        figures["robustness"] = robustness.plot_profile(
+            profile, os.path.join(out_dir, "robustness.png"))
 
     analysis = {
         "workdir": os.path.abspath(workdir),
@@ -328,6 +357,8 @@ def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
         "trajectories": trajectory,
         "calibration": calibration,
         "interpolation": basins,
+        "transfer": transfer_result,
+        "robustness": profile,
         "figures": {name: os.path.basename(path) for name, path in figures.items()},
         "wall_time_s": round(time.time() - start, 1),
     }
@@ -369,8 +400,8 @@ def format_summary(analysis: Dict) -> str:
     if barriers:
         names = analysis["interpolation"]["datasets"]
         lines += ["Mean loss barrier on the straight line between weights (max loss minus "
-                  "the endpoints' mean; in brackets: max excess over the line joining the "
-                  "endpoints):", "",
+                  "the endpoints' mean, Frankle et al. 2020; in brackets: max excess over "
+                  "the line joining the endpoints, Entezari et al. 2022):", "",
                   "| pair | " + " | ".join(names) + " | pairs |",
                   "|---|" + "---|" * (len(names) + 1)]
         for key, by_set in barriers.items():
@@ -378,6 +409,10 @@ def format_summary(analysis: Dict) -> str:
                                f"({_cell(by_set[n]['loss_above_line'])})" for n in names)
             lines.append(f"| {key} | {cells} | {by_set[names[0]]['n']} |")
         lines.append("")
+    if analysis.get("transfer"):
+        lines.append(transfer.format_summary(analysis["transfer"], setup_label))
+    if analysis.get("robustness"):
+        lines.append(robustness.format_summary(analysis["robustness"]))
     lines.append(f"Written to {os.path.join(analysis['workdir'], ANALYSIS_DIR)} "
                  f"in {analysis['wall_time_s']:.0f} s.")
     return "\n".join(lines)

@@ -31,16 +31,17 @@ def expand_eval_sets(names: Sequence[str]) -> List[str]:
 
 
 def expand_any_eval_sets(names: Sequence[str]) -> List[str]:
-    """Expands eval-set names of every task: MNIST/MNIST-C and 'sva/...'.
+    """Expands eval-set names of every task: MNIST/MNIST-C, 'sva/...' and
+    'linzen_simple/...'.
 
     For tools that plan runs before any task exists (reproduce); each run's
     task validates its own names again.
     """
-    from tf_kdbias.data.sva.eval_set_names import expand_sva_eval_sets
+    from tf_kdbias.data.sva.eval_set_names import expand_sva_eval_sets, is_sva_eval_set
 
     expanded = []
     for name in names:
-        expanded += (expand_sva_eval_sets([name]) if name.startswith("sva/")
+        expanded += (expand_sva_eval_sets([name]) if is_sva_eval_set(name)
                      else expand_eval_sets([name]))
     return list(dict.fromkeys(expanded))
 

@@ -8,7 +8,7 @@ from keras import ops
 
 from tf_kdbias.distill import losses
 from tf_kdbias.distill.per_model_optimizer import PerModelOptimizer
-from tf_kdbias.distill.schedules import ScheduleOrFloat, value_at
+from tf_kdbias.distill.schedules import ScheduleError, ScheduleOrFloat, value_at, value_range
 from tf_kdbias.errors import UserError
 from tf_kdbias.metrics.last_value import LastValue
 
@@ -149,6 +149,19 @@ class Distiller(keras.Model):
         inputs, _ = split_cached_inputs(inputs)
         return self.student(inputs, training=training)
 
+    def hyperparameters(self) -> dict:
+        """T, r and the KD settings, for a run's record (metrics.json) and its
+        TensorBoard HParams row; a schedule is described by its kind and config."""
+        def describe(value):
+            if not callable(value):
+                return float(value)
+            config = {k: v for k, v in value.get_config().items() if k != "name"}
+            return f"{type(value).__name__}({config})"
+
+        return {"temperature": describe(self.temperature),
+                "distill_rate": describe(self.distill_rate), "kd_loss": self.kd_loss_name,
+                "teacher_training": bool(self.teacher_training), "online": bool(self.online)}
+
     def build_optimizers(self) -> None:
         """Creates the optimizer's variables before the first step.
 
@@ -257,8 +270,9 @@ def _per_replica_share(loss):
 
 
 def _check_scalar_range(name, value, low=None, high=None, low_inclusive=True):
-    """Validates a float hyperparameter (schedules are checked by their maker)."""
+    """Validates a float hyperparameter, or every value of a schedule."""
     if callable(value):
+        _check_schedule_range(name, value, low, high, low_inclusive)
         return
     value = float(value)
     too_low = low is not None and (value < low or (value == low and not low_inclusive))
@@ -267,3 +281,27 @@ def _check_scalar_range(name, value, low=None, high=None, low_inclusive=True):
         bounds = f"({low}, {high}]" if not low_inclusive else f"[{low}, {high}]"
         raise UserError(f"{name}={value} is out of range {bounds.replace('None', 'inf')}; "
                         f"set a valid {name} in your gin config or bindings.")
+
+
+def _check_schedule_range(name, schedule, low, high, low_inclusive):
+    """Raises UserError if `schedule` leaves [low, high] (or (low, high]) at any step.
+
+    Checked before training from the schedule's closed form, so that e.g. a
+    linear temperature reaching 0 (NaN) or a rate above 1 (a negative gold
+    weight 1 - r) stops the run at its start. Schedules of unknown form pass.
+    """
+    values = value_range(schedule)
+    if values is None:
+        return
+    too_low = low is not None and (values.low < low or (
+        values.low == low and values.low_reached and not low_inclusive))
+    too_high = high is not None and values.high > high
+    if too_low or too_high or values.low != values.low or values.high != values.high:
+        allowed = (f"{'[' if low_inclusive else '('}{low}, "
+                   f"{'inf)' if high is None else f'{high}]'}")
+        raise ScheduleError(
+            f"Distiller.{name}: the schedule {type(schedule).__name__}"
+            f"({schedule.get_config()}) takes values in {values.describe()} over training, "
+            f"but {name} must stay in {allowed} at every step. Change the schedule's "
+            "bindings (e.g. make_schedule.initial_value / final_value / decay_rate) so that "
+            "every value is allowed.")

@@ -17,7 +17,7 @@ def register_configurables() -> None:
     # pylint: disable=unused-import,import-outside-toplevel
     from tf_kdbias.data import eval_sets  # noqa: F401
     from tf_kdbias.distill import distiller, schedules  # noqa: F401
-    from tf_kdbias.experiments import distribute, reproduce_lib, run_lib, tasks  # noqa: F401
+    from tf_kdbias.experiments import ablation, distribute, reproduce_lib, run_lib, tasks  # noqa: F401
     from tf_kdbias.models import cnn, mlp  # noqa: F401
     for optional in ("tf_kdbias.experiments.sva_task", "tf_kdbias.models.sva"):
         if importlib.util.find_spec(optional) is not None:

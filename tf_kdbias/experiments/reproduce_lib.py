@@ -24,6 +24,7 @@ import numpy as np
 from tf_kdbias import io_utils
 from tf_kdbias.data.eval_sets import MNIST_EVAL_SETS, expand_any_eval_sets
 from tf_kdbias.errors import UserError
+from tf_kdbias.experiments import progress
 from tf_kdbias.experiments.gin_utils import REPO_ROOT
 from tf_kdbias.experiments.resume import BACKUP_FOLDER
 from tf_kdbias.experiments.run_lib import METRICS_FILE
@@ -41,22 +42,31 @@ class Experiment:
       model_gin_files: model name -> gin files configuring train/distill runs
         of that model (e.g. {'cnn': ['gin_configs/mnist_c/cnn.gin']}).
       model_bindings: model name -> extra bindings for its runs.
+      alone_gin_files: gin files added (after the model's) to every run trained
+        on data alone, e.g. a recipe of the models that later teach.
+      student_gin_files: gin files added to every distillation run (the
+        students' recipe).
       setups: (student, teacher) pairs; teacher None trains on data alone.
         Every teacher must also appear as a setup trained alone.
       num_seeds: runs per setup.
       seed: experiment seed; each run's seed derives from it and the run name.
       eval_sets: eval sets of every run.
       paper_section: key of paper_results.json to compare against (or None).
+      recipe: how the runs were trained, in words, for results.md (e.g.
+        "the authors' (paper.gin)" or "modern (modern.gin)").
     """
 
     name: str = gin.REQUIRED
     model_gin_files: Dict[str, Sequence[str]] = gin.REQUIRED
     setups: Sequence[Tuple[str, Optional[str]]] = gin.REQUIRED
     model_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    alone_gin_files: Sequence[str] = ()
+    student_gin_files: Sequence[str] = ()
     num_seeds: int = 1
     seed: int = 0
     eval_sets: Sequence[str] = MNIST_EVAL_SETS
     paper_section: Optional[str] = "mnist"
+    recipe: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +120,8 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
                            else os.path.join(workdir, "runs", teacher, f"seed_{k}"))
             script = "train.py" if teacher is None else "distill.py"
             cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", script)]
-            cmd += [f"--gin_file={f}" for f in experiment.model_gin_files[student]]
+            recipe = experiment.alone_gin_files if teacher is None else experiment.student_gin_files
+            cmd += [f"--gin_file={f}" for f in [*experiment.model_gin_files[student], *recipe]]
             bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
                         + [f"SEED = {derive_seed(experiment.seed, name)}",
                            f"run_training.eval_sets = {json.dumps(eval_sets)}"])
@@ -132,9 +143,9 @@ def _label(i: int, total: int, run: Run) -> str:
     return f"[{i}/{total}] {setup_name(run.student, run.teacher)} seed {run.seed_index}"
 
 
-def _announce(label: str, run: Run) -> None:
+def _announce(label: str, run: Run, say=print) -> None:
     action = "resuming an interrupted run" if run.interrupted else "starting"
-    print(f"{label}: {action}\n  {command_line(run)}", flush=True)
+    say(f"{label}: {action}\n  {command_line(run)}")
 
 
 def _failure(labels: Sequence[str], where: str) -> UserError:
@@ -161,8 +172,10 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
     """Runs each unfinished run in its own process, teachers before their students.
 
     With `parallel_runs` > 1, up to that many processes run at once (a
-    student starts once its teacher has finished) and each writes its output
-    to `<run_dir>/log.txt`; otherwise runs go one by one, streaming output.
+    student starts once its teacher has finished); otherwise runs go one by
+    one. Each run writes its output to `<run_dir>/log.txt` (the last lines
+    are shown if it fails); the console gets one progress bar over the runs
+    (on a terminal) and one summary line per finished run.
     """
     if parallel_runs < 1:
         raise UserError(f"--parallel_runs={parallel_runs}: use 1 or more.")
@@ -177,16 +190,11 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
             print(f"{label}: finished already, skipped", flush=True)
         else:
             todo.append((label, run))
-    if parallel_runs == 1:
-        for label, run in todo:
-            _announce(label, run)
-            start = time.time()
-            returncode = subprocess.run(run.command, cwd=REPO_ROOT, env=env).returncode
-            if returncode != 0:
-                raise _failure([label], f"{_exit_reason(returncode)}; its output is above")
-            print(f"{label}: done in {time.time() - start:.0f} s", flush=True)
-    else:
-        _execute_in_parallel(todo, parallel_runs, env)
+    bar = progress.RunProgress(len(todo))
+    try:
+        _execute_in_parallel(todo, parallel_runs, env, bar)
+    finally:
+        bar.close()
 
 
 def _teacher_finished(run: Run) -> bool:
@@ -194,7 +202,9 @@ def _teacher_finished(run: Run) -> bool:
 
 
 def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
+                         bar: Optional["progress.RunProgress"] = None,
                          poll_s: float = 0.5) -> None:
+    bar = bar or progress.RunProgress(len(todo), show_bar=False)
     pending, running, failed = list(todo), {}, []
     while pending or running:
         busy = {entry[4] for entry in running.values()}  # Run dirs still being written.
@@ -205,8 +215,8 @@ def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
             pending.remove((label, run))
             os.makedirs(run.run_dir, exist_ok=True)
             log_path = os.path.join(run.run_dir, "log.txt")
-            _announce(label, run)
-            print(f"  output: {log_path}", flush=True)
+            _announce(label, run, bar.say)
+            bar.say(f"  output: {log_path}")
             log = open(log_path, "a")
             process = subprocess.Popen(run.command, cwd=REPO_ROOT, env=env, stdout=log,
                                        stderr=subprocess.STDOUT)
@@ -218,15 +228,16 @@ def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
                             + ", ".join(label for label, _ in pending))
         time.sleep(poll_s)
         for process in [p for p in running if p.poll() is not None]:
-            label, log_path, log, start, _ = running.pop(process)
+            label, log_path, log, start, run_dir = running.pop(process)
             log.close()
             if process.returncode == 0:
-                print(f"{label}: done in {time.time() - start:.0f} s "
-                      f"({len(running)} running, {len(pending)} waiting)", flush=True)
+                queue = (f"({len(running)} running, {len(pending)} waiting)"
+                         if parallel_runs > 1 else "")
+                bar.finished(label, run_dir, time.time() - start, queue)
             else:
                 failed.append(label)
-                print(f"{label}: FAILED, {_exit_reason(process.returncode)}; last lines of "
-                      f"{log_path}:\n{_tail(log_path)}", flush=True)
+                bar.say(f"{label}: FAILED, {_exit_reason(process.returncode)}; last lines of "
+                        f"{log_path}:\n{_tail(log_path)}")
     if failed:
         raise _failure(failed, "see the log.txt of each in its run directory")
 
@@ -262,7 +273,50 @@ def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict
                 rows.append({"student": student, "teacher": teacher, "eval_set": eval_set,
                              "metric": metric, **summarize(values),
                              "runs": [os.path.relpath(r.run_dir, workdir) for r in group]})
-    return {"experiment": experiment.name, "rows": rows}
+    return {"experiment": experiment.name, "rows": rows + baseline_rows(finished)}
+
+
+def _run_data_dir(run: Run) -> Optional[str]:
+    """The --data_dir of a run's command (None: it has none)."""
+    flag = "--data_dir="
+    return next((part[len(flag):] for part in run.command if part.startswith(flag)), None)
+
+
+def _restored_task(runs: Sequence[Run]):
+    """The task of the table's first finished run, restored from its assets;
+    None without one, or when its metrics.json names no task."""
+    first = next((r for r in runs if r.finished), None)
+    if first is None:
+        return None
+    name = io_utils.read_json(os.path.join(first.run_dir, METRICS_FILE)).get("task")
+    if name is None:
+        return None
+    from tf_kdbias.experiments import gin_utils, tasks
+    gin_utils.register_configurables()  # Every task registers on import.
+    return tasks.task_by_name(name, first.run_dir)
+
+
+def baseline_rows(runs: Sequence[Run]) -> List[Dict]:
+    """Constant-guess rows (teacher None, `baseline` True) for the eval sets of
+    the finished runs, when their task has them (`SvaTask.baseline_metrics`:
+    always plural / singular / the training majority, scored by the task's
+    own metric code from the labels alone)."""
+    task = _restored_task(runs)
+    if task is None or not hasattr(task, "baseline_metrics"):
+        return []
+    first = next(r for r in runs if r.finished)
+    eval_sets = list(io_utils.read_json(os.path.join(first.run_dir, METRICS_FILE))["eval"])
+    per_guess = task.baseline_metrics(_run_data_dir(first), eval_sets)
+    return [{"student": guess, "teacher": None, "eval_set": eval_set, "metric": metric,
+             **summarize([value]), "runs": [], "baseline": True}
+            for guess, by_set in per_guess.items()
+            for eval_set, metrics in by_set.items() for metric, value in metrics.items()]
+
+
+def paper_applies(runs: Sequence[Run]) -> bool:
+    """Whether the runs' data is the paper's, so its numbers belong beside
+    ours (a task says so with `is_paper_data`; MNIST's always is)."""
+    return bool(getattr(_restored_task(runs), "is_paper_data", True))
 
 
 def summarize(values: Sequence[Optional[float]]) -> Dict:
@@ -282,6 +336,18 @@ def paper_rows(section: Optional[str]) -> List[Dict]:
         return json.load(f).get(section, {}).get("rows", [])
 
 
+# Our metric -> the paper's name for the same estimator; and our metrics with a
+# paper namesake computed another way (the 15-bin `ece`), never put beside it.
+PAPER_METRIC_OF = {"ece_paper": "ece"}
+OUR_METRIC_WITHOUT_PAPER_COLUMN = ("ece",)
+METRIC_LEGEND = {
+    "ece": "`ece`: expected calibration error with a few equal-width bins (15 for MNIST, 20 for "
+           "SVA; ours; no paper column: the paper used another estimator).",
+    "ece_paper": "`ece_paper`: expected calibration error with 1,000,000 equal-width bins, the "
+                 "estimator behind the paper's ECE columns (tensorflow-probability's).",
+}
+
+
 def _paper_lookup(paper: Sequence[Dict]):
     """Finds the paper's row for one of ours (paper SVA rows name no eval set:
     they match our `*/test` sets)."""
@@ -291,6 +357,10 @@ def _paper_lookup(paper: Sequence[Dict]):
     by_key = {key(r): r for r in paper}
 
     def lookup(row):
+        # The paper's ECE is the 1e6-bin estimator: only our `ece_paper` meets it.
+        if row["metric"] in OUR_METRIC_WITHOUT_PAPER_COLUMN:
+            return None
+        row = {**row, "metric": PAPER_METRIC_OF.get(row["metric"], row["metric"])}
         ref = by_key.get(key(row))
         if ref is None and row["eval_set"].endswith("/test"):
             ref = by_key.get(key({**row, "eval_set": None}))
@@ -327,7 +397,8 @@ def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = 
     metrics = list(dict.fromkeys(r["metric"] for r in results["rows"]))
     summary = [format_summary_table(results, paper, m) + "\n"
                for m in metrics if any(lookup(r) for r in results["rows"] if r["metric"] == m)]
-    lines = [f"# {results['experiment']}", "", header, "", *summary,
+    legend = [METRIC_LEGEND[m] for m in metrics if m in METRIC_LEGEND]
+    lines = [f"# {results['experiment']}", "", header, "", *legend, "", *summary,
              "| student | teacher | eval set | metric | ours (mean ± std, n) | paper | ours − paper |",
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
@@ -343,19 +414,51 @@ def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = 
     return "\n".join(lines) + "\n"
 
 
+def summed_run_time(runs: Sequence[Run]) -> Tuple[float, int]:
+    """(seconds, count): the finished runs' own wall times (metrics.json
+    `wall_time_s`) summed, and how many runs recorded one."""
+    times = [io_utils.read_json(os.path.join(r.run_dir, METRICS_FILE)).get("wall_time_s")
+             for r in runs if r.finished]
+    times = [float(t) for t in times if t is not None]
+    return float(sum(times)), len(times)
+
+
+def time_note(runs_time_s: float, timed: int, finished: int,
+              wall_time_s: Optional[float]) -> str:
+    """Two times that differ as soon as a rerun skips finished runs or runs go
+    in parallel: the runs' own (summed), and this invocation's."""
+    note = (f"Time: the runs took {runs_time_s:.0f} s in total (each run's own wall time, "
+            f"from its metrics.json, summed over {timed} of {finished} finished runs, "
+            "whichever invocation ran them; parallel runs overlap)")
+    if wall_time_s is None:
+        return note + "; this invocation trained nothing."
+    return note + f"; this invocation took {wall_time_s:.0f} s of wall time."
+
+
 def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
                   wall_time_s: Optional[float]) -> Dict:
     """results.json and results.md; `wall_time_s` None when only tabulating."""
     results = aggregate(experiment, runs, workdir)
     results["wall_time_s"] = None if wall_time_s is None else round(wall_time_s, 1)
+    runs_time_s, timed = summed_run_time(runs)
+    results["runs_time_s"] = round(runs_time_s, 1)  # The runs' own, however many invocations.
     done = sum(r.finished for r in runs)
     results["runs_finished"], results["runs_planned"] = done, len(runs)
+    results["recipe"] = experiment.recipe or None
     io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
     partial = "" if done == len(runs) else f" PARTIAL: {done} of {len(runs)} runs finished."
     how = ("Tabulated by `scripts/reproduce.py --results_only`" if wall_time_s is None
-           else f"Measured by `scripts/reproduce.py` in {wall_time_s:.0f} s")
-    header = f"{how} ({len(runs)} runs).{partial} Paper numbers: Abnar et al. (2020), Tables."
+           else "Measured by `scripts/reproduce.py`")
+    paper = paper_rows(experiment.paper_section)
+    source_note = " Paper numbers: Abnar et al. (2020), Tables."
+    if paper and not paper_applies(runs):
+        paper = []
+        source_note = (" No paper numbers: these runs' data is not the paper's (for SVA, only "
+                       "the full Linzen file is).")
+    header = (f"{how} ({len(runs)} runs).{partial}{source_note}\n\n"
+              + time_note(runs_time_s, timed, done, wall_time_s))
+    if experiment.recipe:
+        header += f"\n\nRecipe: {experiment.recipe}."
     io_utils.write_text_atomic(os.path.join(workdir, "results.md"),
-                               format_results_markdown(results, paper_rows(experiment.paper_section),
-                                                       header))
+                               format_results_markdown(results, paper, header))
     return results

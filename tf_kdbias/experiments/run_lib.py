@@ -32,9 +32,11 @@ from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import callbacks as run_callbacks
-from tf_kdbias.experiments import distribute, provenance, resume
+from tf_kdbias.experiments import distribute, function_matching, hparams, provenance, resume
 from tf_kdbias.experiments.tasks import MnistTask, Task
 from tf_kdbias.models import load_model
+# Re-exported: run_training builds each run's optimizer with it.
+from tf_kdbias.optimizers.factory import make_optimizer  # noqa: F401
 
 MODEL_FILE = "model.keras"
 ONLINE_TEACHER_FILE = "online_teacher.keras"
@@ -64,6 +66,9 @@ class TrainSettings:
       deterministic: True, False or 'auto': TF op determinism (same seed ->
         same numbers; a resumed run equals an uninterrupted one). 'auto' turns
         it on without a GPU, where it costs next to nothing.
+      engine: 'standard' (Keras' fit) or 'fused' (JAX backend only: the
+        training split on the device and an epoch's steps in one compiled
+        call; same batches and math, see tf_kdbias/experiments/fused).
     """
 
     epochs: int = gin.REQUIRED
@@ -73,32 +78,11 @@ class TrainSettings:
     jit_compile: object = "auto"
     mixed_precision: object = "auto"
     deterministic: object = "auto"
+    engine: str = "standard"
 
-
-@gin.configurable
-def make_optimizer(steps_per_epoch: int, name: str = "adam", learning_rate: float = 1e-3,
-                   schedule: str = "constant", first_decay_epochs: float = 10.0,
-                   alpha: float = 0.0) -> keras.optimizers.Optimizer:
-    """An optimizer with a constant or cosine-restarts learning rate.
-
-    Args:
-      steps_per_epoch: filled in by the run.
-      name: 'adam' or 'sgd'.
-      learning_rate: the (initial) learning rate.
-      schedule: 'constant' or 'cosine_restarts' (SGDR; the paper's students).
-      first_decay_epochs: length of the first cosine period, in epochs.
-      alpha: floor of the cosine, as a fraction of the learning rate.
-    """
-    if schedule == "cosine_restarts":
-        learning_rate = keras.optimizers.schedules.CosineDecayRestarts(
-            learning_rate, max(1, int(first_decay_epochs * steps_per_epoch)), alpha=alpha)
-    elif schedule != "constant":
-        raise UserError(f"Unknown learning-rate schedule {schedule!r}; "
-                        "use 'constant' or 'cosine_restarts'.")
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
-    if name not in optimizers:
-        raise UserError(f"Unknown optimizer {name!r}; use one of {sorted(optimizers)}.")
-    return optimizers[name](learning_rate)
+    def __post_init__(self):
+        from tf_kdbias.experiments.fused import check_engine  # Imports no backend.
+        check_engine(self.engine, keras.config.backend())  # Fails before any work.
 
 
 def resolve_jit_compile(setting, model: keras.Model) -> bool:
@@ -254,6 +238,9 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         if resolve_mixed_precision(settings.mixed_precision):
             keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
         train, validation = task.load_training_splits(data_dir, settings.seed)
+        # An empty validation split (e.g. MnistTask.validation_size = 0, the paper's
+        # runs on all 60k images) means no validation data and no val_* metrics.
+        validation = validation if validation is not None and len(validation) else None
         steps = pipeline.steps_per_epoch(len(train), settings.batch_size)
         with strategy.scope():
             model = model_fn()
@@ -282,8 +269,12 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
         "history": recorder.history_by_metric(),
         "resumed_from_epochs": recorder.resumed_from_epochs,
         "wall_time_s": round(time.time() - start, 2),
+        **function_matching.metrics_entry(trainer),  # {} unless FunctionMatching is on.
+        "distillation": trainer.hyperparameters() if isinstance(trainer, Distiller) else None,
         **provenance.provenance(),
     }
+    # The final eval metrics as TensorBoard scalars too (tensorboard/eval/).
+    hparams.log_final_metrics(os.path.join(out_dir, "tensorboard"), results, settings.epochs)
     provenance.write_config(out_dir, "operative_config.gin", gin.operative_config_str())
     # Last and atomic: metrics.json marks the run finished; then backups can go.
     io_utils.write_json_atomic(os.path.join(out_dir, METRICS_FILE), metrics)
@@ -310,16 +301,34 @@ def _fit(trainer, train, validation, teacher_logits, settings: TrainSettings, st
     """Fits epochs `first_epoch` onwards (none if a kill came after the last one)."""
     if first_epoch >= settings.epochs:
         return
+    if settings.engine == "fused":
+        _fit_fused(trainer, train, validation, teacher_logits, settings, first_epoch, callbacks)
+        return
+    if function_matching.enabled():  # Augmented views instead of the plain images.
+        function_matching.fit(trainer, train, validation, teacher_logits, settings, steps,
+                              first_epoch, callbacks, _verbosity())
+        return
     train_ds = pipeline.make_epoch_dataset(
         train.inputs, train.labels, teacher_logits["train"], batch_size=settings.batch_size,
         seed=settings.seed, first_epoch=first_epoch, epochs=settings.epochs,
         sample_weight=train.sample_weight)
-    validation_ds = pipeline.make_dataset(validation.inputs, validation.labels,
-                                          teacher_logits["validation"], batch_size=1000,
-                                          sample_weight=validation.sample_weight)
+    validation_ds = None if validation is None else pipeline.make_dataset(
+        validation.inputs, validation.labels, teacher_logits["validation"], batch_size=1000,
+        sample_weight=validation.sample_weight)
     trainer.fit(train_ds, validation_data=validation_ds, epochs=settings.epochs,
                 initial_epoch=first_epoch, steps_per_epoch=steps, callbacks=callbacks,
                 verbose=_verbosity(), shuffle=False)  # The dataset shuffles itself.
+
+
+def _fit_fused(trainer, train, validation, teacher_logits, settings: TrainSettings,
+               first_epoch: int, callbacks) -> None:
+    """`_fit` on the fused engine (JAX): same batches, callbacks and math."""
+    if function_matching.enabled():
+        raise UserError("TrainSettings.engine='fused' does not train on augmented views "
+                        "(function matching); use TrainSettings.engine='standard'.")
+    from tf_kdbias.experiments.fused import engine  # Imports JAX.
+    engine.fit_run(trainer, train, validation, teacher_logits, settings.batch_size,
+                   settings.seed, settings.epochs, first_epoch, callbacks, _verbosity())
 
 
 def finished_run_metrics(run_dir: str, config_text: str) -> Optional[Dict]:
@@ -368,8 +377,8 @@ def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
         raise UserError("Both --teacher_dir and run_training.online_teacher_fn are set: "
                         "distil from a trained teacher or train one online, not both.")
     if teacher_dir is None and online_teacher_fn is None:
-        model.compile(optimizer=optimizer, loss=task.training_loss(),
-                      metrics=task.training_metrics(), jit_compile=jit)
+        loss, metrics = function_matching.alone_objective(task)  # Mixup targets if on.
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit)
         return model, None, no_cache
     if online_teacher_fn is not None:
         teacher = online_teacher_fn()
@@ -381,12 +390,15 @@ def _make_trainer(model, task, optimizer, jit, teacher_dir, online_teacher_fn,
         teacher = load_teacher(teacher_dir)
         trainer = Distiller(student=model, teacher=teacher)
     trainer.compile(optimizer=optimizer, jit_compile=jit)
+    if function_matching.enabled():  # The plain logit cache is of images never trained on.
+        return trainer, teacher, function_matching.teacher_logits(
+            trainer, teacher, teacher_dir, train, validation, use_teacher_cache, cache_format)
     if not _should_cache(trainer, use_teacher_cache):
         return trainer, teacher, no_cache
     model_path = os.path.join(teacher_dir, MODEL_FILE)
     dtype, top_k = cache_format
-    logits = {name: teacher_cache.teacher_logits(teacher, teacher_dir, model_path, name,
-                                                 split.inputs, dtype=dtype, top_k=top_k)
+    logits = {name: None if split is None else teacher_cache.teacher_logits(
+                  teacher, teacher_dir, model_path, name, split.inputs, dtype=dtype, top_k=top_k)
               for name, split in (("train", train), ("validation", validation))}
     return trainer, teacher, logits
 

@@ -1,11 +1,14 @@
 """LSTM models for subject-verb agreement: a classifier and a language model."""
 
+from typing import Optional
+
 import gin
 import keras
 
 from tf_kdbias.models.cnn import LOGITS, PENULTIMATE
 from tf_kdbias.models.padding_mask import PaddingMask
 from tf_kdbias.models.tied_embedding import TiedEmbedding
+from tf_kdbias.models.weight_penalty import add_l2_penalty
 
 # The SVA tasks bind the real size from their vocabulary into every builder.
 DEFAULT_VOCABULARY_SIZE = 10000
@@ -17,12 +20,16 @@ def _token_input() -> keras.KerasTensor:
 
 
 def _lstm_stack(x, padding_mask, num_layers: int, hidden_dim: int, hidden_dropout: float,
-                last_returns_sequences: bool):
+                last_returns_sequences: bool, lstm_dropout: float = 0.0,
+                recurrent_dropout: float = 0.0):
     """Stacked LSTMs; masked steps carry the state, so a non-sequence output
-    is the state after the last real token."""
+    is the state after the last real token. `hidden_dropout` goes between
+    layers; `lstm_dropout` / `recurrent_dropout` inside each layer (on its
+    inputs / its recurrent state; the latter rules out the cuDNN kernel)."""
     for i in range(num_layers):
         sequences = last_returns_sequences or i < num_layers - 1
-        x = keras.layers.LSTM(hidden_dim, return_sequences=sequences, name=f"lstm{i}")(
+        x = keras.layers.LSTM(hidden_dim, return_sequences=sequences, dropout=lstm_dropout,
+                              recurrent_dropout=recurrent_dropout, name=f"lstm{i}")(
             x, mask=padding_mask)
         if i < num_layers - 1:
             x = keras.layers.Dropout(hidden_dropout, name=f"hidden_dropout{i}")(x)
@@ -37,12 +44,19 @@ def build_lstm_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                           input_dropout: float = 0.2,
                           hidden_dropout: float = 0.8,
                           num_classes: int = 2,
-                          name: str = "lstm") -> keras.Model:
+                          name: str = "lstm",
+                          lstm_dropout: float = 0.0,
+                          recurrent_dropout: float = 0.0,
+                          between_layer_dropout: Optional[float] = None,
+                          l2: float = 0.0) -> keras.Model:
     """The LSTM verb-number classifier of SETUP.md (2 x 256, last real token).
 
     Embedding -> Dropout(input_dropout) -> LSTM x num_layers (Dropout
-    (hidden_dropout) between layers) -> the state after the last real token
-    (the layer `penultimate`) -> Dropout(hidden_dropout) -> Dense `logits`.
+    (between_layer_dropout) between layers) -> the state after the last real
+    token (the layer `penultimate`) -> Dropout(hidden_dropout) -> Dense
+    `logits`. The authors' regularisers (gin_configs/sva/authors_regularisers.gin)
+    are dropout and recurrent dropout 0.8 inside every layer, 0.8 before the
+    output and L2 1e-5 on all weights.
 
     Args:
       vocabulary_size: number of token ids (the task's vocabulary).
@@ -50,9 +64,15 @@ def build_lstm_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
       hidden_dim: LSTM units per layer.
       num_layers: stacked LSTM layers.
       input_dropout: dropout on the embeddings.
-      hidden_dropout: dropout between LSTM layers and before the logits.
+      hidden_dropout: dropout before the logits (and between LSTM layers
+        unless `between_layer_dropout` says otherwise).
       num_classes: number of logits (2: VBZ, VBP).
       name: model name.
+      lstm_dropout: dropout on each LSTM layer's inputs, inside the layer.
+      recurrent_dropout: dropout on each LSTM layer's recurrent state; any
+        value above 0 rules out the cuDNN kernel on a GPU (docs/SVA.md).
+      between_layer_dropout: dropout between LSTM layers; None: hidden_dropout.
+      l2: L2 coefficient on every weight (0: none).
 
     Example:
 
@@ -64,12 +84,14 @@ def build_lstm_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
     padding_mask = PaddingMask(name="padding_mask")(token_ids)
     x = keras.layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(token_ids)
     x = keras.layers.Dropout(input_dropout, name="input_dropout")(x)
-    x = _lstm_stack(x, padding_mask, num_layers, hidden_dim, hidden_dropout,
-                    last_returns_sequences=False)
+    x = _lstm_stack(x, padding_mask, num_layers, hidden_dim,
+                    hidden_dropout if between_layer_dropout is None else between_layer_dropout,
+                    last_returns_sequences=False, lstm_dropout=lstm_dropout,
+                    recurrent_dropout=recurrent_dropout)
     x = keras.layers.Identity(name=PENULTIMATE)(x)
     x = keras.layers.Dropout(hidden_dropout, name="output_dropout")(x)
     logits = keras.layers.Dense(num_classes, name=LOGITS)(x)
-    return keras.Model(token_ids, logits, name=name)
+    return add_l2_penalty(keras.Model(token_ids, logits, name=name), l2)
 
 
 @gin.configurable

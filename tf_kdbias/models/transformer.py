@@ -23,16 +23,19 @@ from tf_kdbias.models.padding_mask import PaddingMask
 from tf_kdbias.models.position_embedding import TokenAndPositionEmbedding
 from tf_kdbias.models.prepend_token import PrependToken
 from tf_kdbias.models.transformer_block import TransformerBlock
+from tf_kdbias.models.weight_penalty import add_l2_penalty
 
 # Longest input (tokens, CLS included): Linzen sentences have at most 50
 # words, the real test sets up to 72.
 DEFAULT_MAX_LENGTH = 128
 
 
-def _embed(token_ids, vocabulary_size, hidden_dim, max_length, embedding_dropout):
-    x = TokenAndPositionEmbedding(vocabulary_size, hidden_dim, max_length,
-                                  name="embedding")(token_ids)
-    return keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+def _embed(token_ids, vocabulary_size, hidden_dim, max_length, embedding_dropout,
+           embedding=None):
+    embedding = embedding or TokenAndPositionEmbedding(vocabulary_size, hidden_dim, max_length,
+                                                       name="embedding")
+    return keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(
+        embedding(token_ids))
 
 
 def _encoder(x, padding_mask, num_layers, num_heads, residual_dropout, attention_dropout,
@@ -49,10 +52,10 @@ def _encoder(x, padding_mask, num_layers, num_heads, residual_dropout, attention
     return keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
 
 
-def _classifier_head(features, num_classes, name, token_ids):
+def _classifier_head(features, num_classes, name, token_ids, l2=0.0):
     features = keras.layers.Identity(name=PENULTIMATE)(features)
     logits = keras.layers.Dense(num_classes, name=LOGITS)(features)
-    return keras.Model(token_ids, logits, name=name)
+    return add_l2_penalty(keras.Model(token_ids, logits, name=name), l2)
 
 
 @gin.configurable
@@ -65,7 +68,8 @@ def build_transformer_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                                  attention_dropout: float = 0.6,
                                  max_length: int = DEFAULT_MAX_LENGTH,
                                  num_classes: int = 2,
-                                 name: str = "transformer") -> keras.Model:
+                                 name: str = "transformer",
+                                 l2: float = 0.0) -> keras.Model:
     """Bidirectional Transformer classifier read at a CLS slot (position 0).
 
     The model prepends `<bos>` (never present in classification inputs) as
@@ -82,6 +86,8 @@ def build_transformer_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
       max_length: longest input, CLS included.
       num_classes: number of logits.
       name: model name.
+      l2: L2 coefficient on every weight (0: none; the authors' 1e-4 in
+        gin_configs/sva/authors_regularisers.gin).
 
     Example:
 
@@ -97,19 +103,19 @@ def build_transformer_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
     x = _encoder(x, padding_mask, num_layers, num_heads, residual_dropout, attention_dropout,
                  causal=False)
     cls = FirstPosition(name="read_cls")(x)
-    return _classifier_head(cls, num_classes, name, token_ids)
+    return _classifier_head(cls, num_classes, name, token_ids, l2)
 
 
 def _seq_classifier(vocabulary_size, hidden_dim, num_layers, num_heads, embedding_dropout,
                     residual_dropout, attention_dropout, max_length, num_classes, name,
-                    share_weights):
+                    share_weights, l2=0.0):
     token_ids = _token_input()
     padding_mask = PaddingMask(name="padding_mask")(token_ids)
     x = _embed(token_ids, vocabulary_size, hidden_dim, max_length, embedding_dropout)
     x = _encoder(x, padding_mask, num_layers, num_heads, residual_dropout, attention_dropout,
                  causal=True, share_weights=share_weights)
     last = LastRealToken(name="read_last")(x, padding_mask=padding_mask)
-    return _classifier_head(last, num_classes, name, token_ids)
+    return _classifier_head(last, num_classes, name, token_ids, l2)
 
 
 @gin.configurable
@@ -122,7 +128,8 @@ def build_transformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_S
                                      attention_dropout: float = 0.6,
                                      max_length: int = DEFAULT_MAX_LENGTH,
                                      num_classes: int = 2,
-                                     name: str = "transformer_seq") -> keras.Model:
+                                     name: str = "transformer_seq",
+                                     l2: float = 0.0) -> keras.Model:
     """Causal Transformer classifier read at the last real token (`<eos>`).
 
     Args: as `build_transformer_classifier` (SETUP.md sizes as defaults).
@@ -136,7 +143,7 @@ def build_transformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_S
     """
     return _seq_classifier(vocabulary_size, hidden_dim, num_layers, num_heads,
                            embedding_dropout, residual_dropout, attention_dropout, max_length,
-                           num_classes, name, share_weights=False)
+                           num_classes, name, share_weights=False, l2=l2)
 
 
 @gin.configurable
@@ -149,7 +156,8 @@ def build_utransformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_
                                       attention_dropout: float = 0.6,
                                       max_length: int = DEFAULT_MAX_LENGTH,
                                       num_classes: int = 2,
-                                      name: str = "utransformer_seq") -> keras.Model:
+                                      name: str = "utransformer_seq",
+                                      l2: float = 0.0) -> keras.Model:
     """Universal Transformer classifier: one causal block applied `num_layers`
     times with shared weights, read at the last real token (SETUP.md: d=256).
 
@@ -165,7 +173,7 @@ def build_utransformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_
     """
     return _seq_classifier(vocabulary_size, hidden_dim, num_layers, num_heads,
                            embedding_dropout, residual_dropout, attention_dropout, max_length,
-                           num_classes, name, share_weights=True)
+                           num_classes, name, share_weights=True, l2=l2)
 
 
 @gin.configurable
@@ -177,12 +185,17 @@ def build_transformer_lm(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                          residual_dropout: float = 0.2,
                          attention_dropout: float = 0.2,
                          max_length: int = DEFAULT_MAX_LENGTH,
-                         name: str = "transformer_lm") -> keras.Model:
+                         name: str = "transformer_lm",
+                         tie_embeddings: bool = False,
+                         l2: float = 0.0) -> keras.Model:
     """GPT-2-style causal language model (SETUP.md: d=512; small: d=256).
 
     Logits over the vocabulary at every position; the layer `penultimate` is
     the final-LayerNorm output. Layers and heads are our choice (6 and 8, as
-    the classifiers); dropouts too.
+    the classifiers); dropouts too. With `tie_embeddings` (GPT-2's and the
+    authors' choice) the logits are the final states times the transposed
+    input token embedding, plus a bias per token; otherwise a separate Dense.
+    `l2`: L2 coefficient on every weight (0: none).
 
     Example:
 
@@ -193,9 +206,15 @@ def build_transformer_lm(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
     """
     token_ids = _token_input()
     padding_mask = PaddingMask(name="padding_mask")(token_ids)
-    x = _embed(token_ids, vocabulary_size, hidden_dim, max_length, embedding_dropout)
+    embedding = TokenAndPositionEmbedding(vocabulary_size, hidden_dim, max_length,
+                                          use_output_bias=tie_embeddings, name="embedding")
+    x = _embed(token_ids, vocabulary_size, hidden_dim, max_length, embedding_dropout,
+               embedding)
     x = _encoder(x, padding_mask, num_layers, num_heads, residual_dropout, attention_dropout,
                  causal=True)
     x = keras.layers.Identity(name=PENULTIMATE)(x)
-    logits = keras.layers.Dense(vocabulary_size, name=LOGITS)(x)
-    return keras.Model(token_ids, logits, name=name)
+    if tie_embeddings:
+        logits = keras.layers.Identity(name=LOGITS)(embedding(x, reverse=True))
+    else:
+        logits = keras.layers.Dense(vocabulary_size, name=LOGITS)(x)
+    return add_l2_penalty(keras.Model(token_ids, logits, name=name), l2)

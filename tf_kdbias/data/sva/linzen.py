@@ -10,13 +10,13 @@ import csv
 import dataclasses
 import gzip
 import io
-import sys
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tf_kdbias.data.sva.example import VERB_POS_LABELS, AgreementExample
 from tf_kdbias.data.sva.inflection import InflectionTable
+from tf_kdbias.data.sva.tokens import POS_PLACEHOLDERS, normalize_words
 from tf_kdbias.errors import UserError
 
 LINZEN_COLUMNS = (
@@ -188,11 +188,13 @@ def tagged_verb_forms(rows: Sequence[Row]) -> Tuple[List[str], List[str]]:
     """Words tagged VBZ and VBP anywhere in the rows' POS sentences."""
     singular, plural = [], []
     for row in rows:
-        words = str(row["sentence"]).lower().split()
+        words = normalize_words(str(row["sentence"]))
         tags = str(row["pos_sentence"]).split()
         if len(words) != len(tags):
             continue  # Misaligned POS: no reliable tags to learn from.
         for word, tag in zip(words, tags):
+            if word in POS_PLACEHOLDERS:
+                continue  # A rare verb replaced by its tag: no form to learn.
             if tag == "VBZ":
                 singular.append(word)
             elif tag == "VBP":
@@ -207,9 +209,10 @@ def inflection_table_from_rows(rows: Sequence[Row]) -> InflectionTable:
 
 def row_to_example(row: Row, inflections: Optional[InflectionTable] = None,
                    wrong_form: Optional[str] = None) -> AgreementExample:
-    """An `AgreementExample` of a validated row (lower-cased tokens)."""
+    """An `AgreementExample` of a validated row (words lower-cased, POS
+    placeholders kept: `tokens.normalize_words`)."""
     # Interned tokens: the 1.3M-row test split repeats a 50k-word vocabulary.
-    tokens = tuple(sys.intern(t) for t in str(row["sentence"]).lower().split())
+    tokens = normalize_words(str(row["sentence"]))
     verb_index = int(row["verb_index"]) - 1
     correct_form = tokens[verb_index]
     if wrong_form is None and inflections is not None:

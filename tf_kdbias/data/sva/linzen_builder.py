@@ -18,6 +18,7 @@ from tf_kdbias import io_utils
 from tf_kdbias.data.paths import resolve_data_dir
 from tf_kdbias.data.sva import linzen
 from tf_kdbias.data.sva.example import AgreementExample
+from tf_kdbias.data.sva.tokens import normalize_words
 from tf_kdbias.data.sva.vocabulary import VOCAB_FILENAME, Vocabulary
 from tf_kdbias.errors import UserError
 
@@ -41,8 +42,10 @@ class Linzen2016Agreement(tfds.core.GeneratorBasedBuilder):
     >>> builder.info.splits["train"].num_examples
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Validated rows; seed-42 split 10% / 1% / 89%."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Validated rows; seed-42 split 10% / 1% / 89%.",
+                     # A new folder, so no vocab.txt of lower-cased placeholders is reused.
+                     "1.1.0": "The vocabulary keeps POS placeholders (NNS, IN, ...) as they are."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         f"Place {linzen.LINZEN_FILENAME} (from {linzen.LINZEN_URL}) in "
         f"<data_dir>/{MANUAL_SUBDIR}/, or let the builder download it.")
@@ -159,7 +162,7 @@ def dataset_vocabulary(builder: Linzen2016Agreement,
     path = os.path.join(os.fspath(builder.data_dir), VOCAB_FILENAME)
     if os.path.exists(path):
         return Vocabulary.load(path)
-    vocabulary = Vocabulary.build(str(row["sentence"]).lower().split() for row in train_rows)
+    vocabulary = Vocabulary.build(normalize_words(str(row["sentence"])) for row in train_rows)
     vocabulary.save(path)
     return vocabulary
 

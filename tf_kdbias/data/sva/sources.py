@@ -5,6 +5,8 @@ vocabulary built from its train split:
 - `GrammarSource`: the synthetic agreement grammar (offline, any size).
 - `LinzenSource`: Linzen et al.'s 1.5M-sentence file via the TFDS builder.
 - `LinzenSmallSource`: the 7489 real test sentences split 80/10/10.
+- `LinzenSimpleSource`: Linzen et al.'s "simple" release (natural text,
+  words before the verb only): a 90/10 split of its `numpred.val`.
 """
 
 from typing import Dict, List, Optional, Sequence
@@ -24,6 +26,11 @@ class AgreementSource:
     """Base class: `load(data_dir)` -> (splits, vocabulary)."""
 
     name = "source"
+    # False when examples hold only the words before the verb (no language model).
+    has_sentences = True
+    # True only for the paper's own data, the full Linzen file: tables show
+    # the paper's numbers beside ours only then.
+    is_paper_data = False
 
     def load(self, data_dir: Optional[str]):
         splits = self.load_splits(data_dir)
@@ -132,6 +139,10 @@ class LinzenSource(AgreementSource):
     def config(self):
         return {"name": self.name, "train_size": self.train_size}
 
+    @property
+    def is_paper_data(self):
+        return self.train_size is None  # A cut training split is not the paper's.
+
 
 @gin.configurable
 class LinzenSmallSource(AgreementSource):
@@ -156,7 +167,51 @@ class LinzenSmallSource(AgreementSource):
         return {"name": self.name, "seed": self.seed, "fractions": list(self.fractions)}
 
 
-SOURCES = {cls.name: cls for cls in (GrammarSource, LinzenSource, LinzenSmallSource)}
+@gin.configurable
+class LinzenSimpleSource(AgreementSource):
+    """Linzen et al.'s "simple" release (`<data_dir>/sva/linzen_simple/`).
+
+    Train and validation are a seeded split of `numpred.val` (natural text,
+    words before the verb; `linzen_simple.py`); the validation part is also
+    the source's test split (`sva/test`), the only natural-distribution
+    test. The attractor test files are the eval sets `linzen_simple/test_<k>`.
+
+    Args:
+      seed: shuffling seed of the split.
+      validation_fraction: share of `numpred.val` held out.
+      max_train_examples: keep only the first this many (shuffled) training
+        examples (None: all), e.g. for a quick check of the pipeline.
+      max_bad_fraction: largest fraction of malformed lines skipped per file.
+    """
+
+    name = "linzen_simple"
+    has_sentences = False
+
+    def __init__(self, seed: int = 42, validation_fraction: float = 0.1,
+                 max_train_examples: Optional[int] = None, max_bad_fraction: float = 0.01):
+        self.seed = seed
+        self.validation_fraction = validation_fraction
+        self.max_train_examples = max_train_examples
+        self.max_bad_fraction = max_bad_fraction
+
+    def load_splits(self, data_dir):
+        from tf_kdbias.data.sva import linzen_simple
+        examples = linzen_simple.load_natural(data_dir, self.max_bad_fraction)
+        train, held_out = linzen_simple.split_train_validation(examples, self.seed,
+                                                               self.validation_fraction)
+        if self.max_train_examples is not None:
+            train = train[:self.max_train_examples]
+        return {"train": train, "validation": held_out, "test": held_out}
+
+    def config(self):
+        return {"name": self.name, "seed": self.seed,
+                "validation_fraction": self.validation_fraction,
+                "max_train_examples": self.max_train_examples,
+                "max_bad_fraction": self.max_bad_fraction}
+
+
+SOURCES = {cls.name: cls for cls in (GrammarSource, LinzenSource, LinzenSmallSource,
+                                     LinzenSimpleSource)}
 
 
 def source_from_config(config: Dict) -> AgreementSource:
@@ -176,5 +231,7 @@ def source_from_config(config: Dict) -> AgreementSource:
                                            if config.get("test_grammar") else None))
     if name == "linzen":
         return LinzenSource(train_size=config.get("train_size"))
+    if name == "linzen_simple":
+        return LinzenSimpleSource(**config)
     return LinzenSmallSource(seed=config.get("seed", 42),
                              fractions=config.get("fractions", (0.8, 0.1, 0.1)))

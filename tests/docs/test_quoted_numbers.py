@@ -1,0 +1,125 @@
+"""Numbers quoted in README.md and docs/ match the committed results files they cite.
+
+Each claim names a results file under docs/results/, the row it reads and how the
+doc prints it; the test formats the number from the file and looks for it in the
+doc, so a rerun that changes a result, or an edit that changes a quote, fails here
+until both agree again.
+"""
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+ABLATION = "docs/results/mnist_ablation/results.json"
+
+
+def _load(path):
+    with open(os.path.join(REPO_ROOT, path)) as f:
+        return json.load(f)
+
+
+def _doc(path):
+    with open(os.path.join(REPO_ROOT, path)) as f:
+        return f.read()
+
+
+def _row(results, **match):
+    rows = [r for r in results["rows"] if all(r.get(k) == v for k, v in match.items())]
+    assert len(rows) == 1, (match, len(rows))
+    return rows[0]
+
+
+def mean_std(row, digits=3):
+    return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}"
+
+
+def mean(row, digits=3):
+    return f"{row['mean']:.{digits}f}"
+
+
+def _ablation(row, teacher, eval_set, metric="accuracy"):
+    return dict(row=row, teacher=teacher, eval_set=eval_set, metric=metric)
+
+
+# (doc, results file, row selector, formatter)
+CLAIMS = [
+    *[("README.md", ABLATION, _ablation(row, teacher, eval_set), mean_std)
+      for row, teacher, sets in (
+          ("today", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("soft_ce", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("today", "mlp", ("mnist_c/scale",)),
+          ("soft_ce", "mlp", ("mnist_c/scale",)),
+          ("teacher_training", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("schedule_eps", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("all_60k", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("faithful", "cnn", ("mnist_c/scale", "mnist_c/translate")),
+          ("faithful", "mlp", ("mnist_c/scale", "mnist_c/translate")))
+      for eval_set in sets],
+    ("README.md", ABLATION, _ablation("soft_ce", "cnn", "mnist", "l1_l2_penalty"),
+     lambda r: mean(r, 4)),
+    ("README.md", ABLATION, _ablation("today", "cnn", "mnist", "l1_l2_penalty"),
+     lambda r: mean(r, 4)),
+    ("README.md", ABLATION, _ablation("teacher", "mlp", "mnist_c/scale"), mean),
+    ("README.md", ABLATION, _ablation("teacher", "mlp", "mnist_c/translate"), mean),
+    ("README.md", ABLATION, _ablation("teacher", "cnn", "mnist_c/translate"), mean),
+]
+
+
+@pytest.mark.parametrize("doc, results_file, selector, formatter", CLAIMS)
+def test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter):
+    quoted = formatter(_row(_load(results_file), **selector))
+    assert quoted in _doc(doc), f"{doc} should quote {quoted} from {results_file} {selector}"
+
+
+def test_quoted_differences_match_the_ablation():
+    """The teacher's lead (CNN->MLP minus MLP->MLP) the README quotes, per recipe."""
+    results, readme = _load(ABLATION), _doc("README.md")
+    for eval_set in ("mnist_c/scale", "mnist_c/translate"):
+        leads = [_row(results, **_ablation(row, "cnn", eval_set))["mean"]
+                 - _row(results, **_ablation(row, "mlp", eval_set))["mean"]
+                 for row in ("today", "faithful")]
+        assert f"({leads[0]:+.3f} → {leads[1]:+.3f})".replace("-", "−") in readme, eval_set
+
+
+def test_every_cited_results_folder_exists():
+    """Links from the docs into docs/results/ point at committed files."""
+    import re
+
+    for doc in ("README.md", *[os.path.join("docs", f) for f in os.listdir(
+            os.path.join(REPO_ROOT, "docs")) if f.endswith(".md")]):
+        for link in re.findall(r"\((docs/results/[^)#\s]+)\)", _doc(doc)):
+            assert os.path.exists(os.path.join(REPO_ROOT, link)), f"{doc} cites missing {link}"
+
+
+QUICK = "docs/results/mnist_quick/results.json"
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "ece_paper"])
+def test_readme_quick_tables_are_the_results_files_tables(metric):
+    """The README's quick tables are what reproduce_lib prints for the committed file."""
+    from tf_kdbias.experiments import reproduce_lib
+
+    table = reproduce_lib.format_summary_table(_load(QUICK), reproduce_lib.paper_rows("mnist"),
+                                               metric)
+    assert table in _doc("README.md")
+    assert table in _doc("docs/results/mnist_quick/results.md")
+
+
+def test_readme_quick_prose_quotes_the_table():
+    results, readme = _load(QUICK), _doc("README.md")
+    section = readme[readme.index("### MNIST → MNIST-C, quick"):readme.index("Cross-check of")]
+    prose = section[section.index("What carries over"):]
+    quoted = {("cnn", None, "mnist_c/translate"), ("mlp", None, "mnist_c/translate"),
+              ("mlp", "cnn", "mnist_c/translate"), ("mlp", "mlp", "mnist_c/translate"),
+              ("mlp", "cnn", "mnist_c/scale"), ("mlp", None, "mnist_c/scale"),
+              ("cnn", "mlp", "mnist_c/translate")}
+    for student, teacher, eval_set in quoted:
+        row = _row(results, student=student, teacher=teacher, eval_set=eval_set,
+                   metric="accuracy")
+        assert mean(row) in prose, (student, teacher, eval_set)
+    constant = _row(_load(ABLATION), row="constant_guess", eval_set="mnist_c/scale")
+    assert f"scores {mean(constant)} on each set" in section
+    assert f"{_load(QUICK)['wall_time_s']:.0f} s wall time" in section
