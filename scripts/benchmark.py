@@ -41,6 +41,8 @@ flags.DEFINE_list("engine_setups", None, "With --engine: setups to time (default
                   "cnn, mlp, cnn_to_mlp, mlp_to_mlp, cnn_to_cnn, mlp_to_cnn).")
 flags.DEFINE_integer("engine_train_size", None, "With --engine: training examples per timed "
                      "epoch (default: all 60000).")
+flags.DEFINE_enum("engine_loop", "auto", ["auto", "scan", "steps"], "With --engine: the "
+                  "fused engine's loop (auto: a scan per epoch, one call per step on a CPU).")
 flags.DEFINE_integer("engine_group_seeds", 4, "With --engine: also time this many seeds "
                      "trained together by the fused engine (0 or 1: no such rows).")
 FLAGS = flags.FLAGS
@@ -52,7 +54,8 @@ def engine_benchmark():
 
     settings = lib.EngineBenchmarkSettings(engines=lib.engines_for(FLAGS.engine),
                                            group_seeds=FLAGS.engine_group_seeds,
-                                           train_size=FLAGS.engine_train_size)
+                                           train_size=FLAGS.engine_train_size,
+                                           loop=FLAGS.engine_loop)
     if FLAGS.engine_setups:
         settings.setups = list(FLAGS.engine_setups)
     if FLAGS.epochs is not None:

@@ -10,6 +10,9 @@ and once through `FusedFitter`, then saves both runs' final variables
 saves a vmapped group of seeds (`seeds/group/<seed>/...`) beside each seed
 trained alone by the fused engine (`seeds/alone/<seed>/...`).
 
+The fused engine scans whole epochs here (`loop='scan'`, as on a GPU); case
+per_step also runs its one-call-per-step loop (`per_step/fused_steps/...`).
+
 Cases:
   student      the MLP alone (dropout, BatchNorm, L1/L2) on gold labels
   per_step     a Distiller running an MLP teacher with dropout in training
@@ -116,13 +119,17 @@ def fit_standard(trainer, logits, seed):
     return recorder.history
 
 
-def fit_fused(trainer, logits, seed):
+def fit_fused(trainer, logits, seed, loop="scan"):
     from tf_kdbias.experiments.fused.engine import FusedFitter
     train, validation = splits(logits)
     recorder = Recorder()
-    FusedFitter(trainer, train, BATCH, seed, validation=validation).fit(
+    FusedFitter(trainer, train, BATCH, seed, validation=validation, loop=loop).fit(
         EPOCHS, callbacks=[recorder])
     return recorder.history
+
+
+def fit_fused_steps(trainer, logits, seed):
+    return fit_fused(trainer, logits, seed, loop="steps")
 
 
 def snapshot(prefix, trainer, history):
@@ -142,7 +149,10 @@ def snapshot(prefix, trainer, history):
 
 def run_pair(case):
     out = {}
-    for engine, fit in (("standard", fit_standard), ("fused", fit_fused)):
+    fits = [("standard", fit_standard), ("fused", fit_fused)]
+    if case == "per_step":  # The one-call-per-step loop (CPU default) too.
+        fits.append(("fused_steps", fit_fused_steps))
+    for engine, fit in fits:
         trainer, logits = make_trainer(case, SEEDS[0])
         out.update(snapshot(f"{engine}/initial", trainer, [{"none": 0.0}]))
         out.update(snapshot(engine, trainer, fit(trainer, logits, SEEDS[0])))
@@ -189,7 +199,8 @@ def run_seeds():
         trains.append(train)
         validations.append(validation)
         recorders.append(Recorder())
-    group = SeedGroupFitter(trainers, trains, list(SEEDS), BATCH, validations=validations)
+    group = SeedGroupFitter(trainers, trains, list(SEEDS), BATCH, validations=validations,
+                            loop="scan")
     group.fit(EPOCHS, callbacks=[[r] for r in recorders])
     for seed, trainer, recorder in zip(SEEDS, trainers, recorders):
         out.update(snapshot(f"group/{seed}", trainer, recorder.history))

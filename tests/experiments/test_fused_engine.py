@@ -62,15 +62,17 @@ def entries(results, prefix):
             if key.startswith(prefix) and not key[len(prefix):].startswith("initial/")}
 
 
-@pytest.mark.parametrize("case", PAIR_CASES)
-def test_fused_training_equals_keras_fit(fused_steps, case):
-    """Three epochs of 7 steps (the last batch partial), with validation."""
+@pytest.mark.parametrize("case, loop", [(case, "fused") for case in PAIR_CASES]
+                         + [("per_step", "fused_steps")])
+def test_fused_training_equals_keras_fit(fused_steps, case, loop):
+    """Three epochs of 7 steps (the last batch partial), with validation; the
+    fused engine scanning each epoch, or (fused_steps) one call per step."""
     standard = entries(fused_steps, f"{case}/standard/")
-    fused = entries(fused_steps, f"{case}/fused/")
+    fused = entries(fused_steps, f"{case}/{loop}/")
     assert set(standard) == set(fused)
     # Both started from the very same state (same seed, same build).
     for key, value in entries(fused_steps, f"{case}/standard/initial/").items():
-        np.testing.assert_array_equal(fused_steps[f"{case}/fused/initial/{key}"], value)
+        np.testing.assert_array_equal(fused_steps[f"{case}/{loop}/initial/{key}"], value)
     for key in sorted(standard):
         assert_close(standard[key], fused[key], f"{case}: {key}")
     # The runs did train: weights moved, the loss history has an entry per epoch.
@@ -139,6 +141,23 @@ def test_epoch_batches_follow_the_standard_order():
         assert (rest is None) == (count % batch == 0)
 
 
+def test_the_loop_is_named_and_auto_avoids_scanned_convolutions_on_a_cpu():
+    import jax
+
+    from tf_kdbias.errors import UserError
+    from tf_kdbias.experiments.fused import engine
+    from tf_kdbias.models.cnn import build_cnn
+    from tf_kdbias.models.mlp import build_mlp
+
+    on_cpu = jax.default_backend() == "cpu"
+    cnn = build_cnn(filters=(4, 4, 4), maxout_units=(4, 4, 2))
+    assert engine.resolve_loop("auto", cnn) == ("steps" if on_cpu else "scan")
+    assert engine.resolve_loop("auto", build_mlp(hidden_units=(8,))) == "scan"
+    assert engine.resolve_loop("scan", cnn) == "scan"
+    with pytest.raises(UserError, match="fused_loop.loop='unrolled'"):
+        engine.resolve_loop("unrolled")
+
+
 def test_fused_engine_needs_jax_and_a_known_name():
     from tf_kdbias.errors import UserError
     from tf_kdbias.experiments.run_lib import TrainSettings
@@ -160,7 +179,8 @@ STUDENT_BINDINGS = RUN_BINDINGS + ("Distiller.teacher_training = True",
 
 
 def fused(bindings):
-    return bindings + ("TrainSettings.engine = 'fused'",)
+    # Scan whole epochs, as on a GPU ('auto' would take a step per call on a CPU).
+    return bindings + ("TrainSettings.engine = 'fused'", "fused_loop.loop = 'scan'")
 
 
 def run_jax(script, bindings, workdir, data_dir, *extra):

@@ -11,7 +11,6 @@ both ECEs and their final L1+L2 penalty, mean ± std over seeds.
 import dataclasses
 import json
 import os
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import gin
@@ -20,8 +19,7 @@ import numpy as np
 from tf_kdbias import io_utils
 from tf_kdbias.data.eval_sets import expand_any_eval_sets
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments.gin_utils import REPO_ROOT
-from tf_kdbias.experiments.reproduce_lib import Run, derive_seed, summarize
+from tf_kdbias.experiments.reproduce_lib import Run, derive_seed, script_command, summarize
 from tf_kdbias.experiments.run_lib import METRICS_FILE, MODEL_FILE
 
 PENALTY = "l1_l2_penalty"
@@ -62,18 +60,6 @@ class AblationRun:
     run: Run
 
 
-def _command(script: str, gin_files, bindings, run_dir, data_dir, teacher_dir=None):
-    cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", script)]
-    cmd += [f"--gin_file={f}" for f in gin_files]
-    cmd += [f"--gin_bindings={b}" for b in bindings]
-    cmd += [f"--workdir={run_dir}"]
-    if teacher_dir:
-        cmd += [f"--teacher_dir={teacher_dir}"]
-    if data_dir:
-        cmd += [f"--data_dir={data_dir}"]
-    return tuple(cmd)
-
-
 def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[AblationRun]:
     """Teacher runs first, then every (row, teacher, seed) student."""
     names = [row[0] for row in ablation.rows]
@@ -85,8 +71,8 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
         run_dir = os.path.join(workdir, "teachers", teacher)
         bindings = [*ablation.teacher_bindings.get(teacher, ()), *eval_bindings,
                     f"SEED = {derive_seed(ablation.seed, f'teachers/{teacher}')}"]
-        runs.append(AblationRun(None, Run(teacher, None, 0, run_dir, None, _command(
-            "train.py", files, bindings, run_dir, data_dir))))
+        runs.append(AblationRun(None, Run(teacher, None, 0, run_dir, None, script_command(
+            files, bindings, run_dir, data_dir))))
     for row, row_files, row_bindings in ablation.rows:
         for teacher in ablation.teacher_gin_files:
             teacher_dir = os.path.join(workdir, "teachers", teacher)
@@ -95,8 +81,8 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
                                        f"seed_{k}")
                 bindings = [*ablation.student_bindings, *row_bindings, *eval_bindings,
                             f"SEED = {derive_seed(ablation.seed, f'students/seed_{k}')}"]
-                command = _command("distill.py", [*ablation.student_gin_files, *row_files],
-                                   bindings, run_dir, data_dir, teacher_dir)
+                command = script_command([*ablation.student_gin_files, *row_files], bindings,
+                                         run_dir, data_dir, teacher_dir)
                 runs.append(AblationRun(row, Run("student", teacher, k, run_dir, teacher_dir,
                                                  command)))
     return runs

@@ -62,6 +62,8 @@ class EngineBenchmarkSettings:
       epochs: epochs per row; the first compiles and is not timed.
       batch_size: examples per step (the paper's 128).
       mixed_precision: float16 compute (the authors' recipe: False).
+      loop: the fused engine's loop, 'scan', 'steps' or 'auto' (scan except
+        on a CPU; see fused/engine.py).
       table_seeds, table_epochs, table_examples: the table the projection is for.
       seed: seeds the models and batch order.
     """
@@ -73,6 +75,7 @@ class EngineBenchmarkSettings:
     epochs: int = 3
     batch_size: int = 128
     mixed_precision: bool = False
+    loop: str = "auto"
     table_seeds: int = 4
     table_epochs: int = 400
     table_examples: int = 60000
@@ -305,16 +308,19 @@ def run_setup(setup: str, settings: EngineBenchmarkSettings, images, labels, inf
     standard = (build_trainer(setup, steps, seed) if "standard" in settings.engines else None)
     fitters = {}
     if "fused" in settings.engines:
-        fitters["fused"] = engine.FusedFitter(build_trainer(setup, steps, seed), elements, bs, seed)
+        fitters["fused"] = engine.FusedFitter(build_trainer(setup, steps, seed), elements, bs,
+                                              seed, loop=settings.loop)
         if settings.group_seeds > 1:
             group_seeds = [seed + k for k in range(settings.group_seeds)]
             fitters[f"fused_x{len(group_seeds)}"] = seeds.SeedGroupFitter(
                 [build_trainer(setup, steps, s) for s in group_seeds],
-                [elements] * len(group_seeds), group_seeds, bs)
+                [elements] * len(group_seeds), group_seeds, bs, loop=settings.loop)
     times = time_engines(standard, fitters, images, labels, bs, seed, settings.epochs)
     rows = [_row(setup, name, seconds, steps, bs,
                  seeds=len(getattr(fitters.get(name), "trainers", [None])))
             for name, seconds in times.items()]
+    for row in rows:
+        row["loop"] = getattr(fitters.get(row["engine"]), "loop", None)
     fitter = fitters.get("fused")
     probe = fitter.trainer if fitter is not None else build_trainer(setup, steps, seed)
     student, teacher = models_of(probe)
@@ -430,8 +436,9 @@ def format_engine_report(report: Dict) -> str:
                 else f"{100 * r['fraction_of_peak']:.2f}% of {r['peak_precision']} "
                      f"{r['peak_tflops']:.0f}")
         xla = r["flops_per_example_xla"]
+        engine_name = r["engine"] + (f" ({r['loop']})" if r.get("loop") else "")
         lines.append(
-            f"| {r['setup']} | {r['engine']} | {r['steps_per_s']:.1f} | "
+            f"| {r['setup']} | {engine_name} | {r['steps_per_s']:.1f} | "
             f"{r['examples_per_s']:.0f} | {_cell(r['ratio_to_standard'], '.2f')} | "
             f"{r['median_epoch_s']:.2f} / {r['median_epoch_cpu_s']:.2f} | "
             f"{_cell(r['steps_per_cpu_s'], '.1f')} ({_cell(r['cpu_ratio_to_standard'], '.2f')}) | "

@@ -118,21 +118,29 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
             run_dir = os.path.join(workdir, "runs", name)
             teacher_dir = (None if teacher is None
                            else os.path.join(workdir, "runs", teacher, f"seed_{k}"))
-            script = "train.py" if teacher is None else "distill.py"
-            cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", script)]
             recipe = experiment.alone_gin_files if teacher is None else experiment.student_gin_files
-            cmd += [f"--gin_file={f}" for f in [*experiment.model_gin_files[student], *recipe]]
             bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
                         + [f"SEED = {derive_seed(experiment.seed, name)}",
                            f"run_training.eval_sets = {json.dumps(eval_sets)}"])
-            cmd += [f"--gin_bindings={b}" for b in bindings]
-            cmd += [f"--workdir={run_dir}"]
-            if teacher_dir:
-                cmd += [f"--teacher_dir={teacher_dir}"]
-            if data_dir:
-                cmd += [f"--data_dir={data_dir}"]
-            runs.append(Run(student, teacher, k, run_dir, teacher_dir, tuple(cmd)))
+            command = script_command([*experiment.model_gin_files[student], *recipe], bindings,
+                                     run_dir, data_dir, teacher_dir)
+            runs.append(Run(student, teacher, k, run_dir, teacher_dir, command))
     return runs
+
+
+def script_command(gin_files: Sequence[str], bindings: Sequence[str], run_dir: str,
+                   data_dir: Optional[str], teacher_dir: Optional[str] = None) -> Tuple[str, ...]:
+    """The command of one run: scripts/train.py, or distill.py when it has a teacher."""
+    script = "train.py" if teacher_dir is None else "distill.py"
+    cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", script)]
+    cmd += [f"--gin_file={f}" for f in gin_files]
+    cmd += [f"--gin_bindings={b}" for b in bindings]
+    cmd += [f"--workdir={run_dir}"]
+    if teacher_dir:
+        cmd += [f"--teacher_dir={teacher_dir}"]
+    if data_dir:
+        cmd += [f"--data_dir={data_dir}"]
+    return tuple(cmd)
 
 
 def command_line(run: Run) -> str:

@@ -33,6 +33,8 @@ from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
 from tf_kdbias.experiments import callbacks as run_callbacks
 from tf_kdbias.experiments import distribute, function_matching, hparams, provenance, resume
+# Imports no backend; registers the fused engine's gin settings (fused_loop).
+from tf_kdbias.experiments.fused import check_engine
 from tf_kdbias.experiments.tasks import MnistTask, Task
 from tf_kdbias.models import load_model
 # Re-exported: run_training builds each run's optimizer with it.
@@ -81,7 +83,6 @@ class TrainSettings:
     engine: str = "standard"
 
     def __post_init__(self):
-        from tf_kdbias.experiments.fused import check_engine  # Imports no backend.
         check_engine(self.engine, keras.config.backend())  # Fails before any work.
 
 

@@ -13,11 +13,26 @@ batch, in the same order (`engine.epoch_batches`).
   seeds.py   runs that differ only by seed trained together (`jax.vmap`).
   flops.py   FLOPs per example and device peaks, for the benchmark.
 
-This module imports neither JAX nor TensorFlow: run_lib validates the
-setting through it on any backend.
+This module imports neither JAX nor TensorFlow: run_lib imports it on any
+backend, to validate the setting and to register `fused_loop` with gin.
 """
 
+import gin
+
 ENGINES = ("standard", "fused")
+
+
+@gin.configurable
+def fused_loop(loop: str = "auto") -> str:
+    """How the fused engine loops over an epoch's steps (gin: `fused_loop.loop`).
+
+    Args:
+      loop: 'scan' (the epoch as one compiled call), 'steps' (one call per
+        step, on the same device-resident data) or 'auto' (scan, except for
+        convolutions on a CPU: see engine.resolve_loop). All compute the
+        same steps.
+    """
+    return loop
 
 
 def check_engine(engine: str, backend: str) -> None:

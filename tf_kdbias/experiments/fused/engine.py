@@ -11,7 +11,11 @@ as Keras' `fit` would on the JAX backend fed by
   trainer's own stateless `train_step(state, batch)` (the very function
   Keras' `fit` compiles, so the Distiller's `compute_loss` - KD, CE,
   regularisation, T, r, a teacher run per step in training mode - is shared);
-  a last partial batch takes one more call of the same function;
+  a last partial batch takes one more call of the same function. For a
+  convolutional model on a CPU the default is one call per step instead
+  (`loop='steps'`), still on device-resident data: XLA:CPU runs
+  convolutions inside a loop several times slower than the same step
+  compiled alone (docs/BENCHMARKS.md);
 - callbacks see an epoch as one batch: `on_train_batch_end` once per epoch
   (with the epoch's logs), then `on_epoch_end` as usual, so histories,
   trajectory checkpoints, backups and the NaN guard work unchanged.
@@ -32,9 +36,12 @@ import numpy as np
 
 from tf_kdbias.data import pipeline
 from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY
+from tf_kdbias.errors import UserError
+from tf_kdbias.experiments.fused import fused_loop
 
 # run_lib's standard path evaluates the validation split in batches of 1000.
 VALIDATION_BATCH_SIZE = 1000
+LOOPS = ("auto", "scan", "steps")
 
 State = Tuple[list, ...]
 
@@ -97,22 +104,67 @@ def _as_arrays(logs: Dict) -> Dict:
     return {name: jnp.asarray(value, "float32") for name, value in logs.items()}
 
 
+# Layers that XLA:CPU runs far slower inside a loop body (a scan) than in a
+# step compiled alone (docs/results/engine_benchmark_cpu/cnn_loops.txt).
+_SLOW_IN_CPU_LOOPS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+
+
+def resolve_loop(loop: str, trainer: Optional[keras.Model] = None) -> str:
+    """'scan' (an epoch per call) or 'steps' (a step per call) for `loop`.
+
+    'auto' scans, except on a CPU for a trainer holding convolutions, which
+    XLA:CPU runs several times slower inside a loop body than in a step
+    compiled alone.
+    """
+    if loop not in LOOPS:
+        raise UserError(f"fused_loop.loop={loop!r} is not a loop of the fused engine; use "
+                        f"one of {list(LOOPS)}.")
+    if loop != "auto":
+        return loop
+    convolutional = trainer is not None and any(
+        isinstance(layer, _SLOW_IN_CPU_LOOPS) for layer in trainer._flatten_layers())
+    return "steps" if jax.default_backend() == "cpu" and convolutional else "scan"
+
+
+def train_step_fn(trainer: keras.Model):
+    """(state, data, batch indices [batch]) -> (state, logs): one step on device data.
+
+    The state is Keras' (trainable, non-trainable, optimizer, metrics)
+    variable values; the batch is gathered from `data` on the device. Not
+    jitted: the caller jits it, scans it or vmaps it first (seeds.py).
+    """
+    def step(state, data, batch_indices):
+        logs, state = trainer.train_step(state, _gather(data, batch_indices))
+        return state, _as_arrays(logs)
+
+    return step
+
+
 def train_block_fn(trainer: keras.Model):
     """(state, data, indices [steps, batch]) -> (state, each step's logs).
 
-    Runs `trainer.train_step` once per row of `indices` inside a
-    `jax.lax.scan`; the state is Keras' (trainable, non-trainable,
-    optimizer, metrics) variable values. Not jitted: the caller jits it,
-    or vmaps it first (seeds.py).
+    Runs `train_step_fn(trainer)` once per row of `indices` inside a
+    `jax.lax.scan`. Not jitted (see `train_step_fn`).
     """
-    def block(state, data, indices):
-        def step(carry, batch_indices):
-            logs, carry = trainer.train_step(carry, _gather(data, batch_indices))
-            return carry, _as_arrays(logs)
+    step = train_step_fn(trainer)
 
-        return jax.lax.scan(step, state, indices)
+    def block(state, data, indices):
+        return jax.lax.scan(lambda carry, row: step(carry, data, row), state, indices)
 
     return block
+
+
+def run_steps(step, state, data, indices):
+    """`step` (jitted) once per row of `indices`: the 'steps' loop of an epoch.
+
+    Returns (state, each step's logs stacked on the last axis); the steps
+    are dispatched without waiting for each other.
+    """
+    logs = []
+    for row in range(indices.shape[-2]):
+        state, step_logs = step(state, data, indices[..., row, :])
+        logs.append(step_logs)
+    return state, jax.tree.map(lambda *values: jnp.stack(values, axis=-1), *logs)
 
 
 def eval_block_fn(trainer: keras.Model):
@@ -195,6 +247,10 @@ class FusedFitter:
       seed: the run's seed; epoch e's order is `pipeline.epoch_order(n, seed, e)`.
       validation: validation arrays in the same structure, or None / empty
         for no validation.
+      loop: 'scan' (each epoch one compiled call), 'steps' (one call per
+        step, on the same device-resident data) or 'auto' (scan, except for
+        convolutions on a CPU); None reads gin's `fused_loop.loop`. All
+        compute the same steps.
 
     Example:
 
@@ -204,8 +260,9 @@ class FusedFitter:
     """
 
     def __init__(self, trainer: keras.Model, train, batch_size: int, seed: int,
-                 validation=None):
+                 validation=None, loop: Optional[str] = None):
         self.trainer = trainer
+        self.loop = resolve_loop(fused_loop() if loop is None else loop, trainer)
         self.batch_size = batch_size
         self.seed = seed
         self.count = num_examples(train)
@@ -214,6 +271,7 @@ class FusedFitter:
         self.validation = (to_device(validation)
                            if validation is not None and num_examples(validation) else None)
         self.train_block = jax.jit(train_block_fn(trainer))
+        self.train_step = jax.jit(train_step_fn(trainer))
         self.eval_block = jax.jit(eval_block_fn(trainer))
 
     @property
@@ -232,9 +290,13 @@ class FusedFitter:
         """One epoch from `state`: (new state, per-step logs)."""
         blocks = []
         for indices in epoch_batches(self.count, self.batch_size, self.seed, epoch):
-            if indices is not None and len(indices):
+            if indices is None or not len(indices):
+                continue
+            if self.loop == "scan":
                 state, logs = self.train_block(state, self.data, indices)
-                blocks.append(logs)
+            else:
+                state, logs = run_steps(self.train_step, state, self.data, indices)
+            blocks.append(logs)
         return state, concatenate_logs(blocks)
 
     def evaluate(self) -> Dict[str, float]:

@@ -80,6 +80,7 @@ class SeedGroupFitter:
       seeds: per seed, the seed of its batch order.
       batch_size: examples per step.
       validations: per seed, validation arrays (same structure), or None.
+      loop: 'scan', 'steps', 'auto' or None (gin), as in `engine.FusedFitter`.
 
     Example:
 
@@ -88,11 +89,14 @@ class SeedGroupFitter:
     """
 
     def __init__(self, trainers: Sequence[keras.Model], trains: Sequence, seeds: Sequence[int],
-                 batch_size: int, validations: Optional[Sequence] = None):
+                 batch_size: int, validations: Optional[Sequence] = None,
+                 loop: Optional[str] = None):
         if not len(trainers) == len(trains) == len(seeds):
             raise ValueError(f"{len(trainers)} trainers, {len(trains)} training sets and "
                              f"{len(seeds)} seeds: give one of each per run.")
         self.trainers = list(trainers)
+        self.loop = engine.resolve_loop(engine.fused_loop() if loop is None else loop,
+                                        self.trainers[0])
         self.seeds = [int(s) for s in seeds]
         self.batch_size = batch_size
         self.count = engine.num_examples(trains[0])
@@ -110,6 +114,8 @@ class SeedGroupFitter:
         # and their values come in through the stacked state.
         self.train_block = jax.jit(jax.vmap(engine.train_block_fn(self.trainers[0]),
                                             in_axes=(0, data_axes, 0)))
+        self.train_step = jax.jit(jax.vmap(engine.train_step_fn(self.trainers[0]),
+                                           in_axes=(0, data_axes, 0)))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -135,7 +141,10 @@ class SeedGroupFitter:
             if per_seed[0][part] is None or not len(per_seed[0][part]):
                 continue
             indices = np.stack([batches[part] for batches in per_seed])
-            state, logs = self.train_block(state, self.data, indices)
+            if self.loop == "scan":
+                state, logs = self.train_block(state, self.data, indices)
+            else:
+                state, logs = engine.run_steps(self.train_step, state, self.data, indices)
             blocks.append(logs)
         return state, engine.concatenate_logs(blocks)
 
