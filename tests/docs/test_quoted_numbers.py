@@ -123,3 +123,51 @@ def test_readme_quick_prose_quotes_the_table():
     constant = _row(_load(ABLATION), row="constant_guess", eval_set="mnist_c/scale")
     assert f"scores {mean(constant)} on each set" in section
     assert f"{_load(QUICK)['wall_time_s']:.0f} s wall time" in section
+
+
+SVA_SIMPLE = "docs/results/sva_linzen_simple/results.json"
+
+
+def _sva(student, teacher, eval_set, metric):
+    return dict(student=student, teacher=teacher, eval_set=eval_set, metric=metric)
+
+
+SVA_CLAIMS = [
+    *[(doc, SVA_SIMPLE, _sva(student, teacher, "linzen_simple/test", metric), mean_std)
+      for doc in ("README.md", "docs/SVA.md", "docs/results/sva_linzen_simple/README.md")
+      for student, teacher, metric in (
+          ("lstm", None, "a_accuracy"), ("transformer", None, "a_accuracy"),
+          ("transformer", "lstm", "a_accuracy"), ("transformer", "lstm", "ece_paper"),
+          ("transformer", None, "ece_paper"), ("transformer", "transformer", "ece_paper"))],
+    *[(doc, SVA_SIMPLE, _sva(student, teacher, "linzen_simple/test", metric), mean_std)
+      for doc in ("docs/SVA.md", "docs/results/sva_linzen_simple/README.md")
+      for student, teacher, metric in (
+          ("lstm", None, "balanced_a_accuracy"), ("transformer", None, "balanced_a_accuracy"),
+          ("transformer", "transformer", "a_accuracy"))],
+    ("README.md", SVA_SIMPLE, _sva("always_plural", None, "linzen_simple/test", "a_accuracy"),
+     mean),
+]
+
+
+@pytest.mark.parametrize("doc, results_file, selector, formatter", SVA_CLAIMS)
+def test_quoted_sva_number_matches_its_results_file(doc, results_file, selector, formatter):
+    test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter)
+
+
+def test_sva_summary_is_the_script_output_and_docs_quote_its_rows(capsys):
+    import importlib.util
+
+    path = os.path.join(REPO_ROOT, "docs", "results", "sva_linzen_simple", "summarize.py")
+    spec = importlib.util.spec_from_file_location("summarize", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main()
+    printed = capsys.readouterr().out
+    assert printed == _doc("docs/results/sva_linzen_simple/summary.md")
+    sva_doc = _doc("docs/SVA.md")
+    model_rows = [line for line in printed.splitlines()[6:17]
+                  if line.startswith("| lstm") or line.startswith("| transformer")
+                  or line.startswith("| utransformer")]
+    assert len(model_rows) == 8
+    for line in model_rows:
+        assert line in sva_doc, line

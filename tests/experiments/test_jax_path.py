@@ -33,9 +33,12 @@ def test_table_trains_and_distils_on_jax(jax_table):
     workdir, _ = jax_table
     results = io_utils.read_json(os.path.join(workdir, "results.json"))
     accuracy = {(r["student"], r["teacher"], r["eval_set"]): r["mean"]
-                for r in results["rows"] if r["metric"] == "accuracy"}
+                for r in results["rows"] if r["metric"] == "accuracy" and not r.get("baseline")}
     assert set(accuracy) == {(s, t, e) for s, t in [("cnn", None), ("mlp", None), ("mlp", "cnn")]
                              for e in ("mnist", "mnist_c/translate")}
+    # The constant guess sits beside the models, scored on the same eval sets.
+    guesses = {r["eval_set"] for r in results["rows"] if r.get("baseline")}
+    assert guesses == {"mnist", "mnist_c/translate"}
     assert accuracy[("mlp", None, "mnist")] > 0.5, accuracy  # Chance is 0.1.
     for name in ("cnn", "mlp", "cnn_to_mlp"):  # Two epochs of 8 steps: each loss falls.
         history = io_utils.read_json(os.path.join(run_dir(workdir, name), "metrics.json"))["history"]
