@@ -171,3 +171,27 @@ def test_sva_summary_is_the_script_output_and_docs_quote_its_rows(capsys):
     assert len(model_rows) == 8
     for line in model_rows:
         assert line in sva_doc, line
+
+
+SVA_REG = "docs/results/sva_linzen_simple_authors_reg/results.json"
+SVA_REG_CLAIMS = [
+    *[(doc, SVA_REG, _sva("lstm", None, "linzen_simple/test", "a_accuracy"), mean_std)
+      for doc in ("README.md", "docs/SVA.md", "docs/results/sva_linzen_simple_authors_reg/README.md")],
+    *[(doc, SVA_REG, _sva(student, teacher, "linzen_simple/test", metric), mean_std)
+      for doc in ("docs/SVA.md", "docs/results/sva_linzen_simple_authors_reg/README.md")
+      for student, teacher, metric in (("lstm", None, "balanced_a_accuracy"),
+                                       ("transformer", "lstm", "a_accuracy"),
+                                       ("transformer", None, "a_accuracy"))],
+    *[("docs/results/sva_linzen_simple_authors_reg/README.md", SVA_REG,
+       _sva(student, teacher, "linzen_simple/test", metric), mean_std)
+      for student, teacher, metric in (("lstm", None, "ece_paper"),
+                                       ("transformer_seq", None, "a_accuracy"),
+                                       ("utransformer_seq", None, "a_accuracy"),
+                                       ("transformer", "transformer", "a_accuracy"))],
+]
+
+
+@pytest.mark.parametrize("doc, results_file, selector, formatter", SVA_REG_CLAIMS)
+def test_quoted_regularised_sva_number_matches_its_results_file(doc, results_file, selector,
+                                                                formatter):
+    test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter)

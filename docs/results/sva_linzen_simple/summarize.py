@@ -1,10 +1,13 @@
-"""Prints summary.md's tables from results.json (run from the repository root):
+"""Prints summary.md's tables from a folder's results.json (default: this folder):
 
   python docs/results/sva_linzen_simple/summarize.py > docs/results/sva_linzen_simple/summary.md
+  python docs/results/sva_linzen_simple/summarize.py docs/results/sva_linzen_simple_authors_reg \
+      > docs/results/sva_linzen_simple_authors_reg/summary.md
 """
 
 import json
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEST = "linzen_simple/test"
@@ -37,9 +40,10 @@ def table(rows, columns):
     return "\n".join(lines)
 
 
-def main():
-    rows = json.load(open(os.path.join(HERE, "results.json")))["rows"]
-    print("# linzen_simple: summary (mean ± std over 3 seeds; guesses are exact)\n")
+def main(folder=HERE):
+    rows = json.load(open(os.path.join(folder, "results.json")))["rows"]
+    print(f"# {os.path.basename(os.path.abspath(folder))}: summary (mean ± std over 3 seeds; "
+          "guesses are exact)\n")
     print("A-accuracy on `linzen_simple/test` is the mean over attractor groups 1–5 (the "
           "release has no group 0); balanced = mean of the singular-verb and plural-verb "
           "accuracies. `sva/test` is the held-out 10% of the natural-distribution split.\n")
@@ -56,4 +60,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
