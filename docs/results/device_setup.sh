@@ -21,3 +21,13 @@ elapsed() { echo $(( $(date +%s) - START )); }
 print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__); \
 print('numpy', numpy.__version__)"; } > "$OUT/device.txt" 2>&1
 cat "$OUT/device.txt"
+
+# Packs what a finished (or cut-off) table needs into $OUT, small enough to come back
+# from the device (no weights): every run's metrics, configs and logs, and the tables.
+collect_table() {
+  mkdir -p "$1"
+  find "$1" \( -name metrics.json -o -name operative_config.gin -o -name 'results.*' \
+    -o -name log.txt \) | tar czf "$OUT/runs.tgz" -T -
+  cp "$1"/results.md "$1"/results.json "$OUT"/ 2>/dev/null
+  echo "done after $(elapsed) s"
+}

@@ -75,9 +75,4 @@ else
     >> "$OUT/main.log" 2>&1
 fi
 tail -5 "$OUT/main.log"
-# Everything a table needs, small enough to come back (no weights).
-mkdir -p "$WORKDIR"
-find "$WORKDIR" \( -name metrics.json -o -name operative_config.gin -o -name 'results.*' \
-  -o -name log.txt \) | tar czf "$OUT/runs.tgz" -T -
-cp "$WORKDIR"/results.md "$WORKDIR"/results.json "$OUT"/ 2>/dev/null
-echo "done after $(elapsed) s"
+collect_table "$WORKDIR"
