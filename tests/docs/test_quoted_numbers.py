@@ -195,3 +195,21 @@ SVA_REG_CLAIMS = [
 def test_quoted_regularised_sva_number_matches_its_results_file(doc, results_file, selector,
                                                                 formatter):
     test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter)
+
+
+BENCHMARK = "docs/results/benchmark_quick/benchmark.json"
+
+
+def test_readme_speed_figures_come_from_the_benchmark_report():
+    report, readme = _load(BENCHMARK), _doc("README.md")
+    speed = readme[readme.index("## Speed"):readme.index("## Open items")]
+    ratios = report["ratios"]
+    gap = next(t["value"] for t in report["targets"]
+               if t["name"] == "accuracy_gap_ours_cached_vs_keras_distiller")
+    for quoted in (f"{report['wall_time_s']:.0f} s",
+                   f"{ratios['cached_over_student_only']:.2f}× the student-only epoch",
+                   f"{ratios['ours_cached_over_keras_distiller_paper_cnn']:.2f}× Keras' Distiller",
+                   f"within {gap:.4f}",
+                   f"({100 * ratios['pipeline_overhead']:.1f}%)".replace("-", "−")):
+        assert quoted in speed, quoted
+    assert report["machine"]["cores"] == 2 and not report["machine"]["gpu"]
