@@ -14,7 +14,10 @@ from absl import app, flags
 
 from tf_kdbias import io_utils
 from tf_kdbias.analysis import ablation_report
-from tf_kdbias.experiments import ablation, cli, gin_utils, reproduce_lib
+from tf_kdbias.reproduce import ablation
+from tf_kdbias import cli
+from tf_kdbias import gin_utils
+from tf_kdbias.reproduce import plan as reproduce_lib
 
 cli.define_gin_flags()
 cli.define_data_flag()

@@ -11,7 +11,7 @@ images under W/analysis/.
 
 from absl import app, flags
 
-from tf_kdbias.experiments import cli
+from tf_kdbias import cli
 
 cli.define_data_flag()
 flags.DEFINE_string("workdir", None, "A workdir of scripts/reproduce.py (holds runs/).")

@@ -16,7 +16,7 @@ import os
 
 from absl import app, flags
 
-from tf_kdbias.experiments import cli
+from tf_kdbias import cli
 
 cli.define_data_flag()
 flags.DEFINE_bool("quick", False, "Under 5 minutes on 2 idle cores: the paper's CNN teacher "
@@ -50,7 +50,7 @@ FLAGS = flags.FLAGS
 
 def engine_benchmark():
     """--engine: the standard vs fused rows (engine_benchmark.py)."""
-    from tf_kdbias.experiments import engine_benchmark as lib
+    from tf_kdbias.benchmarks import engine_benchmark as lib
 
     settings = lib.EngineBenchmarkSettings(engines=lib.engines_for(FLAGS.engine),
                                            group_seeds=FLAGS.engine_group_seeds,
@@ -74,7 +74,7 @@ def main(argv):
         return
 
     def benchmark():
-        from tf_kdbias.experiments import benchmark_lib  # Needs TensorFlow.
+        from tf_kdbias.benchmarks import fit_benchmark as benchmark_lib  # Needs TensorFlow.
 
         # Every row's fresh model retraces predict(); TF warns about each one.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -6,7 +6,9 @@ r"""Distils a student from a finished teacher run.
 
 from absl import app, flags
 
-from tf_kdbias.experiments import cli, gin_utils, run_lib
+from tf_kdbias import cli
+from tf_kdbias import gin_utils
+from tf_kdbias.training import run as run_lib
 
 cli.define_gin_flags()
 cli.define_data_flag()

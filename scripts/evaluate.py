@@ -9,7 +9,10 @@ import os
 from absl import app, flags
 
 from tf_kdbias import io_utils
-from tf_kdbias.experiments import cli, export_lib, gin_utils, run_lib
+from tf_kdbias import cli
+from tf_kdbias.training import export as export_lib
+from tf_kdbias import gin_utils
+from tf_kdbias.training import run as run_lib
 
 cli.define_data_flag()
 flags.DEFINE_string("run_dir", None, "A finished run directory (holds model.keras).")

@@ -5,7 +5,9 @@ r"""Exports a finished run as a TF SavedModel (`serving_default`: image -> logit
 
 from absl import app, flags
 
-from tf_kdbias.experiments import cli, export_lib, gin_utils
+from tf_kdbias import cli
+from tf_kdbias.training import export as export_lib
+from tf_kdbias import gin_utils
 
 flags.DEFINE_string("run_dir", None, "A finished run directory (holds model.keras).")
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (must not exist).")

@@ -16,7 +16,11 @@ import time
 from absl import app, flags
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments import cli, gin_utils, hparams, reproduce_lib, staleness
+from tf_kdbias import cli
+from tf_kdbias import gin_utils
+from tf_kdbias.training import hparams
+from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import staleness
 
 cli.define_gin_flags()
 cli.define_data_flag()

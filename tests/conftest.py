@@ -36,3 +36,12 @@ def isolated_cache(tmp_path_factory):
 def mnist_test(data_dir):
     from tf_kdbias.data.mnist import load_mnist_idx
     return load_mnist_idx(data_dir, "test")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_dir):
+    """(run_dir, metrics) of one uninterrupted tiny MLP run, made in-process."""
+    from tests.tiny_runs import run_in_process
+
+    run_dir = tmp_path_factory.mktemp("tiny") / "uninterrupted"
+    return run_dir, run_in_process(run_dir, data_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tf_kdbias.experiments.callbacks import TrajectoryCheckpoint
+from tf_kdbias.training.callbacks import TrajectoryCheckpoint
 from tf_kdbias.models.cnn import build_cnn
 from tf_kdbias.models.mlp import build_mlp
 

@@ -8,7 +8,7 @@ from tf_kdbias.data.pipeline import make_dataset
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.distill.schedules import ScheduleError, make_schedule, value_at, value_range
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments import resume
+from tf_kdbias.training import resume
 from tf_kdbias.models.mlp import build_mlp
 
 

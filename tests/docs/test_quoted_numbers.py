@@ -100,7 +100,7 @@ QUICK = "docs/results/mnist_quick/results.json"
 @pytest.mark.parametrize("metric", ["accuracy", "ece_paper"])
 def test_readme_quick_tables_are_the_results_files_tables(metric):
     """The README's quick tables are what reproduce_lib prints for the committed file."""
-    from tf_kdbias.experiments import reproduce_lib
+    from tf_kdbias.reproduce import plan as reproduce_lib
 
     table = reproduce_lib.format_summary_table(_load(QUICK), reproduce_lib.paper_rows("mnist"),
                                                metric)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.experiments.gin_utils import parse_gin
+from tf_kdbias.gin_utils import parse_gin
 from tf_kdbias.models import sva
 from tf_kdbias.models.weight_penalty import add_l2_penalty
 

@@ -1,0 +1,1 @@
+"""Speed benchmarks (scripts/benchmark.py): input pipeline, fit, engines."""

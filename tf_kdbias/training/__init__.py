@@ -1,0 +1,1 @@
+"""One run: settings, the run itself, callbacks, resume, distribution, export."""

@@ -1,0 +1,59 @@
+"""Exports a run's model as a TF SavedModel for serving."""
+
+import os
+
+from tf_kdbias.errors import UserError
+from tf_kdbias import io_utils
+from tf_kdbias.training.run import METRICS_FILE, MODEL_FILE
+from tf_kdbias.tasks.base import task_by_name
+
+
+def load_run_model(run_dir: str):
+    """The finished model of a run; a run without one is an error."""
+    from tf_kdbias.models import load_model
+
+    path = os.path.join(run_dir, MODEL_FILE)
+    if not os.path.exists(path):
+        raise UserError(f"Run {run_dir!r} has no {MODEL_FILE} to export or evaluate: "
+                        "the run did not finish. Rerun its train/distill command (it "
+                        "resumes) or pick a finished run.")
+    return load_model(path)
+
+
+def run_task(run_dir: str):
+    """The task a run was trained on (recorded in its metrics.json)."""
+    path = os.path.join(run_dir, METRICS_FILE)
+    name = io_utils.read_json(path).get("task", "mnist") if os.path.exists(path) else "mnist"
+    return task_by_name(name, run_dir)
+
+
+def export_saved_model(run_dir: str, export_dir: str) -> str:
+    """Writes a SavedModel whose `serving_default` maps raw inputs to logits.
+
+    The run's task defines the signature: for MNIST it takes `image`: uint8
+    [None, 28, 28, 1] (the model scales pixels itself) and returns `logits`:
+    float32 [None, 10].
+    """
+    import keras
+
+    from tf_kdbias.tf_support import require_tensorflow
+
+    require_tensorflow("Exporting a TF SavedModel")
+    if keras.config.backend() != "tensorflow":
+        raise UserError(f"Exporting a TF SavedModel needs the TensorFlow backend; this "
+                        f"process uses {keras.config.backend()!r}. Rerun the export with "
+                        "KERAS_BACKEND=tensorflow (model.keras files are backend-neutral).")
+    model = load_run_model(run_dir)
+    serve, input_signature = run_task(run_dir).serving_endpoint(model, run_dir)
+    if os.path.exists(export_dir) and os.listdir(export_dir):
+        raise UserError(f"Export dir {export_dir!r} exists and is not empty; "
+                        "choose a new --export_dir or remove it.")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve, input_signature=input_signature)
+    tmp_dir = export_dir.rstrip("/") + ".tmp"
+    archive.write_out(tmp_dir, verbose=False)
+    if os.path.exists(export_dir):
+        os.rmdir(export_dir)
+    os.replace(tmp_dir, export_dir)
+    return export_dir
