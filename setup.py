@@ -35,6 +35,8 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["tf_kdbias", "tf_kdbias.*"]),
+    # The paper's numbers, read by reproduce/results.py.
+    package_data={"tf_kdbias.reproduce": ["paper_results.json"]},
     python_requires=">=3.10",
     # The backend-neutral core; a backend comes with an extra below.
     install_requires=[

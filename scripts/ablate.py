@@ -17,7 +17,7 @@ from tf_kdbias.analysis import ablation_report
 from tf_kdbias.reproduce import ablation
 from tf_kdbias import cli
 from tf_kdbias import gin_utils
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import execute
 
 cli.define_gin_flags()
 cli.define_data_flag()
@@ -39,7 +39,7 @@ def main(argv):
         data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else None
         runs = ablation.plan(settings, workdir, data_dir)
         if not FLAGS.results_only:
-            reproduce_lib.execute_runs([r.run for r in runs], FLAGS.parallel_runs)
+            execute.execute_runs([r.run for r in runs], FLAGS.parallel_runs)
         results = ablation.aggregate(settings, runs, workdir, data_dir)
         results["wall_time_s"] = None if FLAGS.results_only else round(time.time() - start, 1)
         io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)

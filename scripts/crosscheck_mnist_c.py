@@ -1,7 +1,7 @@
 """Cross-checks our MNIST-C corruptions against the independent reference.
 
 Scores one exported model on MNIST test images corrupted (a) by
-`tf_kdbias.data.corruptions` and (b) by `tests/data/reference_corruptions.py`,
+`tf_kdbias.data.corruptions` and (b) by `tf_kdbias.data.mnist_c_reference`,
 for each corruption, and prints a Markdown table. The two implementations
 draw different random numbers, so only accuracies are compared: a gap above
 the tolerance means one of them does not produce the release's distribution.
@@ -22,21 +22,15 @@ a user error, reported without a traceback).
 import dataclasses
 import os
 import sys
-from pathlib import Path
 from typing import Callable, List, Sequence
 
 import numpy as np
 from absl import app, flags
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-# The reference lives with the tests, which are not an installed package.
-sys.path.insert(0, str(REPO_ROOT / "tests" / "data"))
-
-from tf_kdbias.data.corruptions import CORRUPTION_NAMES, corrupt_images  # noqa: E402
-from tf_kdbias.data.mnist import load_mnist_idx  # noqa: E402
-from tf_kdbias.data.paths import resolve_data_dir  # noqa: E402
-from tf_kdbias.errors import UserError  # noqa: E402
+from tf_kdbias.data.corruptions.registry import CORRUPTION_NAMES, corrupt_images
+from tf_kdbias.data.mnist import load_mnist_idx
+from tf_kdbias.data.paths import resolve_data_dir
+from tf_kdbias.errors import UserError
 
 TOLERANCE = 0.01
 
@@ -110,7 +104,8 @@ def crosscheck(predict: PredictFn, images: np.ndarray, labels: np.ndarray,
                names: Sequence[str], seed: int, batch_size: int,
                progress: bool = True) -> List[Row]:
     """Accuracy on our and on the reference corruptions, per corruption."""
-    from reference_corruptions import reference_corrupt_images
+    # Imported here: the reference needs scikit-image, which --help does not.
+    from tf_kdbias.data.mnist_c_reference import reference_corrupt_images
     from tqdm import tqdm
 
     rows = []

@@ -25,7 +25,7 @@ def main(argv):
         gin_utils.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
         metrics = run_lib.run_training(FLAGS.workdir, data_dir=FLAGS.data_dir,
                                        teacher_dir=FLAGS.teacher_dir)
-        print(run_lib.format_eval_table(metrics["eval"]))
+        print(cli.format_eval_table(metrics["eval"]))
 
     cli.run_main(distill)
 

@@ -11,8 +11,6 @@ from absl import app, flags
 from tf_kdbias import io_utils
 from tf_kdbias import cli
 from tf_kdbias.training import export as export_lib
-from tf_kdbias import gin_utils
-from tf_kdbias.training import run as run_lib
 
 cli.define_data_flag()
 flags.DEFINE_string("run_dir", None, "A finished run directory (holds model.keras).")
@@ -26,13 +24,12 @@ def main(argv):
     del argv
 
     def evaluate():
-        gin_utils.register_configurables()
         task = export_lib.run_task(FLAGS.run_dir)
         eval_sets = task.expand_eval_sets(FLAGS.eval_sets)  # Fail early on bad names.
         model = export_lib.load_run_model(FLAGS.run_dir)
         results = task.evaluate(model, FLAGS.data_dir, eval_sets)
         io_utils.write_json_atomic(os.path.join(FLAGS.run_dir, "evaluation.json"), results)
-        print(run_lib.format_eval_table(results))
+        print(cli.format_eval_table(results))
 
     cli.run_main(evaluate)
 

@@ -7,7 +7,6 @@ from absl import app, flags
 
 from tf_kdbias import cli
 from tf_kdbias.training import export as export_lib
-from tf_kdbias import gin_utils
 
 flags.DEFINE_string("run_dir", None, "A finished run directory (holds model.keras).")
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (must not exist).")
@@ -19,7 +18,6 @@ def main(argv):
     del argv
 
     def export():
-        gin_utils.register_configurables()  # Registers every task, e.g. the SVA ones.
         print("SavedModel written to", export_lib.export_saved_model(FLAGS.run_dir,
                                                                      FLAGS.export_dir))
 

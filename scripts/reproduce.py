@@ -19,7 +19,7 @@ from tf_kdbias.errors import UserError
 from tf_kdbias import cli
 from tf_kdbias import gin_utils
 from tf_kdbias.training import hparams
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import execute, plan, results
 from tf_kdbias.reproduce import staleness
 
 cli.define_gin_flags()
@@ -51,21 +51,21 @@ def main(argv):
     def reproduce():
         start = time.time()
         gin_utils.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)
-        experiment = reproduce_lib.Experiment()
+        experiment = plan.Experiment()
         data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else None
-        runs = reproduce_lib.plan_runs(experiment, os.path.abspath(FLAGS.workdir), data_dir,
+        runs = plan.plan_runs(experiment, os.path.abspath(FLAGS.workdir), data_dir,
                                        extra_bindings=FLAGS.gin_bindings)
         if FLAGS.list_commands:
-            print("\n".join(reproduce_lib.command_line(r) for r in runs))
+            print("\n".join(plan.command_line(r) for r in runs))
             return
         # Before anything runs or is tabulated: stale runs would enter the table.
         staleness.check_finished_runs(runs, os.path.abspath(FLAGS.workdir), FLAGS.rerun_changed)
         gin_utils.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)  # The check parsed the runs'.
         if not FLAGS.results_only:
-            reproduce_lib.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction)
+            execute.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction)
         elif not any(run.finished for run in runs):
             raise UserError(f"No finished runs under {FLAGS.workdir}; nothing to tabulate.")
-        reproduce_lib.write_results(FLAGS.workdir, experiment, runs,
+        results.write_results(FLAGS.workdir, experiment, runs,
                                     None if FLAGS.results_only else time.time() - start)
         hparams.write_hparams_view(os.path.abspath(FLAGS.workdir), experiment, runs)
         print(open(os.path.join(FLAGS.workdir, "results.md")).read())

@@ -51,9 +51,10 @@ def kill_after_first_backup(process, run_dir, timeout_s=300):
 
     Returns the epochs the newest complete backup holds at the kill.
     """
+    from tf_kdbias import rundir
     from tf_kdbias.training import resume
 
-    backup_dir = os.path.join(run_dir, resume.BACKUP_FOLDER)
+    backup_dir = os.path.join(run_dir, rundir.BACKUP_FOLDER)
     deadline = time.time() + timeout_s
     while time.time() < deadline and process.poll() is None:
         if os.path.exists(os.path.join(backup_dir, "epoch_0001", resume.STATE_FILE)):

@@ -1,6 +1,7 @@
 """Flags and error handling shared by the absl scripts."""
 
 import sys
+from typing import Dict, Optional
 
 from absl import flags, logging
 
@@ -32,3 +33,14 @@ def run_main(main_fn) -> None:
                             if not line.startswith("  In call to configurable"))
         print(f"error: {message}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def format_eval_table(results: Dict[str, Dict[str, Optional[float]]]) -> str:
+    """A Markdown table: one row per eval set, one column per metric."""
+    metrics = list(dict.fromkeys(m for values in results.values() for m in values))
+    lines = ["| eval set | " + " | ".join(metrics) + " |",
+             "|---" * (len(metrics) + 1) + "|"]
+    for name, values in results.items():
+        cells = ["n/a" if values.get(m) is None else f"{values[m]:.4f}" for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,7 +1,5 @@
 """Parsing gin files and bindings with errors a user can act on."""
 
-import importlib
-import importlib.util
 import os
 from typing import Sequence
 
@@ -10,22 +8,6 @@ import gin
 from tf_kdbias.errors import UserError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def register_configurables() -> None:
-    """Imports every module that defines gin configurables."""
-    # pylint: disable=unused-import,import-outside-toplevel
-    from tf_kdbias.data import eval_sets  # noqa: F401
-    from tf_kdbias.distill import distiller, schedules  # noqa: F401
-    from tf_kdbias.reproduce import ablation
-    from tf_kdbias.training import distribute
-    from tf_kdbias.reproduce import plan as reproduce_lib
-    from tf_kdbias.training import run as run_lib
-    from tf_kdbias.tasks import base as tasks  # noqa: F401
-    from tf_kdbias.models import cnn, mlp  # noqa: F401
-    for optional in ("tf_kdbias.tasks.sva", "tf_kdbias.models.sva"):
-        if importlib.util.find_spec(optional) is not None:
-            importlib.import_module(optional)
 
 
 def _resolve_gin_file(path: str) -> str:
@@ -38,7 +20,9 @@ def _resolve_gin_file(path: str) -> str:
 
 def parse_gin(gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None:
     """Parses files then bindings; unknown names are UserErrors, not tracebacks."""
-    register_configurables()
+    # Registers every configurable a gin file may bind (imports reproduce/, which needs
+    # REPO_ROOT from this module: hence here, not at the top).
+    from tf_kdbias import configurables  # noqa: F401  pylint: disable=import-outside-toplevel
     gin.clear_config()
     gin.add_config_file_search_path(REPO_ROOT)
     files = [_resolve_gin_file(f) for f in gin_files]

@@ -1,12 +1,10 @@
 """A tiny trained workdir shared by the analysis tests (built once, ~10 s)."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_workdir  # noqa: E402
+from tests.analysis import tiny_workdir
 
 
 @pytest.fixture(scope="session")

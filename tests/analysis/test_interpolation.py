@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-import tiny_workdir
+from tests.analysis import tiny_workdir
 from tf_kdbias.analysis import interpolation as I
 from tf_kdbias.analysis.workdir import list_runs
 from tf_kdbias.data.mnist import ImageSplit

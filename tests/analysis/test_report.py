@@ -9,10 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from tests.analysis import tiny_workdir
 from tf_kdbias.analysis import report
 from tf_kdbias.errors import UserError
-
-import tiny_workdir
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

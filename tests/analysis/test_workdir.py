@@ -19,9 +19,7 @@ def make_run(root, setup, seed, finished=True, teacher_dir=None, epochs=()):
     return run_dir
 
 
-def test_setup_names_and_labels():
-    assert W.parse_setup("cnn_to_mlp") == ("mlp", "cnn")
-    assert W.parse_setup("mlp") == ("mlp", None)
+def test_setup_labels():
     assert W.setup_label("cnn_to_mlp") == "CNN→MLP"
     assert W.setup_label("mlp_to_mlp") == "MLP→MLP"
     assert W.setup_label("cnn") == "CNN"
@@ -33,11 +31,14 @@ def test_list_runs_orders_runs_and_skips_unfinished(tmp_path, capsys):
     make_run(tmp_path, "mlp", 0)
     make_run(tmp_path, "cnn", 0)
     make_run(tmp_path, "mlp_to_mlp", 0, finished=False)
+    # Killed during its evaluation: model.keras written, metrics.json not.
+    (make_run(tmp_path, "mlp_to_mlp", 1, finished=False) / "model.keras").write_bytes(b"x")
     runs = W.list_runs(str(tmp_path))
     assert [r.name for r in runs] == ["cnn/seed_0", "mlp/seed_0", "cnn_to_mlp/seed_0",
                                       "cnn_to_mlp/seed_1"]
     assert (runs[2].student, runs[2].teacher, runs[3].seed_index) == ("mlp", "cnn", 1)
-    assert "skipping run mlp_to_mlp/seed_0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "skipping run mlp_to_mlp/seed_0" in out and "skipping run mlp_to_mlp/seed_1" in out
 
 
 def test_a_workdir_without_runs_is_a_user_error(tmp_path):

@@ -9,24 +9,21 @@ always present in CI: a missing file is a failure, not a skip.
 import gzip
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from tf_kdbias.data import corruptions as C
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference_corruptions as R  # noqa: E402
+from tf_kdbias.data import mnist_c_reference as R
+from tf_kdbias.data.corruptions import common, geometric, noise_blur, overlays, registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NUM_IMAGES = 32
 NUM_STAT_IMAGES = 96  # For distribution comparisons with the reference.
 
 DETERMINISTIC = ("scale", "brightness", "stripe", "canny_edges", "identity")
-RANDOM = tuple(name for name in C.CORRUPTION_NAMES if name not in DETERMINISTIC)
+RANDOM = tuple(name for name in registry.CORRUPTION_NAMES if name not in DETERMINISTIC)
 
 
 def read_idx_images(path: Path, count: int) -> np.ndarray:
@@ -89,20 +86,20 @@ def shifted_with_zero_fill(image: np.ndarray, down: int, right: int) -> np.ndarr
 # ------------------------------------------------------------------ names ---
 
 def test_names_and_release_severities():
-    assert C.CORRUPTION_NAMES == (
+    assert registry.CORRUPTION_NAMES == (
         "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear",
         "scale", "rotate", "brightness", "translate", "stripe", "fog",
         "spatter", "dotted_line", "zigzag", "canny_edges", "identity")
-    assert C.RELEASE_SEVERITY == {
+    assert common.RELEASE_SEVERITY == {
         "shot_noise": 5, "impulse_noise": 4, "glass_blur": 1,
         "motion_blur": 1, "shear": 2, "scale": 3, "rotate": 2,
         "brightness": 5, "translate": 3, "stripe": None, "fog": 5,
         "spatter": 4, "dotted_line": None, "zigzag": None,
         "canny_edges": None, "identity": None}
     # The two corruptions the paper uses.
-    assert C.SCALE_FACTORS[C.RELEASE_SEVERITY["scale"] - 1] == 0.7
-    assert C.TRANSLATE_PIXELS[C.RELEASE_SEVERITY["translate"] - 1] == 3
-    for name, release in C.RELEASE_SEVERITY.items():
+    assert geometric.SCALE_FACTORS[common.RELEASE_SEVERITY["scale"] - 1] == 0.7
+    assert geometric.TRANSLATE_PIXELS[common.RELEASE_SEVERITY["translate"] - 1] == 3
+    for name, release in common.RELEASE_SEVERITY.items():
         assert R.TABLES[name][0] == release, name
 
 
@@ -111,29 +108,29 @@ def test_parameter_tables_match_the_reference_transcription():
     either shows here even where it is too small for the statistics tests
     (fog's thickness, say)."""
     ours = {
-        "shot_noise": C.SHOT_NOISE_PHOTONS,
-        "impulse_noise": C.IMPULSE_NOISE_AMOUNTS,
-        "glass_blur": C.GLASS_BLUR_PARAMS,
-        "motion_blur": C.MOTION_BLUR_PARAMS,
-        "shear": C.SHEAR_ANGLES,
-        "scale": tuple(1 / f for f in C.SCALE_FACTORS),  # Reference: grid stretch.
-        "rotate": C.ROTATE_ANGLES,
-        "brightness": C.BRIGHTNESS_OFFSETS,
-        "translate": C.TRANSLATE_PIXELS,
-        "fog": C.FOG_PARAMS,
-        "spatter": C.SPATTER_PARAMS,
+        "shot_noise": noise_blur.SHOT_NOISE_PHOTONS,
+        "impulse_noise": noise_blur.IMPULSE_NOISE_AMOUNTS,
+        "glass_blur": noise_blur.GLASS_BLUR_PARAMS,
+        "motion_blur": noise_blur.MOTION_BLUR_PARAMS,
+        "shear": geometric.SHEAR_ANGLES,
+        "scale": tuple(1 / f for f in geometric.SCALE_FACTORS),  # Reference: grid stretch.
+        "rotate": geometric.ROTATE_ANGLES,
+        "brightness": noise_blur.BRIGHTNESS_OFFSETS,
+        "translate": geometric.TRANSLATE_PIXELS,
+        "fog": overlays.FOG_PARAMS,
+        "spatter": overlays.SPATTER_PARAMS,
     }
     for name, table in ours.items():
         np.testing.assert_allclose(np.array(table, float),
                                    np.array(R.TABLES[name][1], float), err_msg=name)
     levelless = {name for name, (_, table) in R.TABLES.items() if table is None}
-    assert levelless == {name for name, s in C.RELEASE_SEVERITY.items() if s is None}
+    assert levelless == {name for name, s in common.RELEASE_SEVERITY.items() if s is None}
 
 
 def test_unknown_name_raises_with_the_valid_names(images):
     with pytest.raises(ValueError, match="Unknown MNIST-C corruption 'blur'") as info:
-        C.corrupt_images(images, "blur", seed=0)
-    for name in C.CORRUPTION_NAMES:
+        registry.corrupt_images(images, "blur", seed=0)
+    for name in registry.CORRUPTION_NAMES:
         assert name in str(info.value)
 
 
@@ -145,21 +142,21 @@ def test_unknown_name_raises_with_the_valid_names(images):
 def test_bad_arguments_raise(images, kwargs, message):
     kwargs = {"seed": 0, **kwargs}
     with pytest.raises(ValueError, match=message):
-        C.corrupt_images(images, "shot_noise", **kwargs)
+        registry.corrupt_images(images, "shot_noise", **kwargs)
 
 
 def test_bad_image_batches_raise(images):
     with pytest.raises(ValueError, match="uint8"):
-        C.corrupt_images(images.astype(np.float32), "scale", seed=0)
+        registry.corrupt_images(images.astype(np.float32), "scale", seed=0)
     with pytest.raises(ValueError, match=r"\[N, 28, 28, 1\]"):
-        C.corrupt_images(images[..., 0], "scale", seed=0)
+        registry.corrupt_images(images[..., 0], "scale", seed=0)
 
 
 # -------------------------------------------------------- common contract ---
 
-@pytest.mark.parametrize("name", C.CORRUPTION_NAMES)
+@pytest.mark.parametrize("name", registry.CORRUPTION_NAMES)
 def test_output_is_uint8_images_that_differ_from_the_input(images, name):
-    out = C.corrupt_images(images, name, seed=0)
+    out = registry.corrupt_images(images, name, seed=0)
     assert out.dtype == np.uint8 and out.shape == images.shape
     changed = (out != images).reshape(len(images), -1).any(1)
     if name == "identity":
@@ -168,11 +165,11 @@ def test_output_is_uint8_images_that_differ_from_the_input(images, name):
         assert changed.all(), f"{name} left {np.flatnonzero(~changed)} unchanged"
 
 
-@pytest.mark.parametrize("name", C.CORRUPTION_NAMES)
+@pytest.mark.parametrize("name", registry.CORRUPTION_NAMES)
 def test_seeding(images, name):
-    first = C.corrupt_images(images, name, seed=3)
-    assert first.tobytes() == C.corrupt_images(images, name, seed=3).tobytes()
-    other = C.corrupt_images(images, name, seed=4)
+    first = registry.corrupt_images(images, name, seed=3)
+    assert first.tobytes() == registry.corrupt_images(images, name, seed=3).tobytes()
+    other = registry.corrupt_images(images, name, seed=4)
     if name in RANDOM:
         assert first.tobytes() != other.tobytes()
         # Each image gets its own draws, not one draw for the batch (shear
@@ -183,23 +180,24 @@ def test_seeding(images, name):
         assert first.tobytes() == other.tobytes()
 
 
-@pytest.mark.parametrize("name", C.CORRUPTION_NAMES)
+@pytest.mark.parametrize("name", registry.CORRUPTION_NAMES)
 def test_results_do_not_depend_on_batching(images, name, monkeypatch):
-    whole = C.corrupt_images(images, name, seed=5)
-    np.testing.assert_array_equal(C.corrupt_images(images[:3], name, seed=5), whole[:3])
-    monkeypatch.setattr(C, "CHUNK", 7)  # Batched paths cross chunk borders.
-    np.testing.assert_array_equal(C.corrupt_images(images, name, seed=5), whole)
+    whole = registry.corrupt_images(images, name, seed=5)
+    np.testing.assert_array_equal(registry.corrupt_images(images[:3], name, seed=5), whole[:3])
+    # Batched paths cross chunk borders; corrupt_images reads registry.CHUNK.
+    monkeypatch.setattr(registry, "CHUNK", 7)
+    np.testing.assert_array_equal(registry.corrupt_images(images, name, seed=5), whole)
     # The public per-image function with the same generator gives the same.
     for i in (0, 4):
-        one = C.CORRUPTIONS[name](images[i, ..., 0], C.image_rng(5, name, i),
-                                  C.RELEASE_SEVERITY[name])
+        one = registry.CORRUPTIONS[name](images[i, ..., 0], registry.image_rng(5, name, i),
+                                         common.RELEASE_SEVERITY[name])
         np.testing.assert_array_equal(one, whole[i, ..., 0])
 
 
 # ---------------------------------------------------- scale and translate ---
 
 def test_translate_is_an_exact_three_pixel_shift_with_zero_fill(images):
-    out = C.corrupt_images(images, "translate", seed=0)[..., 0]
+    out = registry.corrupt_images(images, "translate", seed=0)[..., 0]
     seen_shifts = set()
     for clean, moved in zip(images[..., 0], out):
         matches = [(down, right) for down in (-3, 3) for right in (-3, 3)
@@ -215,7 +213,7 @@ def test_translate_is_an_exact_three_pixel_shift_with_zero_fill(images):
 
 
 def test_scale_shrinks_the_digit_about_the_centre(images):
-    out = C.corrupt_images(images, "scale", seed=0)[..., 0]
+    out = registry.corrupt_images(images, "scale", seed=0)[..., 0]
     ratios = []
     for clean, small in zip(images[..., 0], out):
         centre_in, spread_in, mass_in = mass_moments(clean)
@@ -233,7 +231,7 @@ def test_scale_shrinks_the_digit_about_the_centre(images):
 
 
 def test_scale_matches_scipy_affine_transform(images):
-    out = C.corrupt_images(images, "scale", seed=0)[..., 0].astype(int)
+    out = registry.corrupt_images(images, "scale", seed=0)[..., 0].astype(int)
     stretch = 1 / 0.7  # Output pixel p samples the input at c + (p - c) / 0.7.
     for clean, ours in zip(images[..., 0], out):
         expected = ndimage.affine_transform(
@@ -245,7 +243,7 @@ def test_scale_matches_scipy_affine_transform(images):
 # ------------------------------------------------- other exact properties ---
 
 def test_stripe_inverts_exactly_the_outer_columns(images):
-    out = C.corrupt_images(images, "stripe", seed=0)[..., 0]
+    out = registry.corrupt_images(images, "stripe", seed=0)[..., 0]
     clean = images[..., 0]
     np.testing.assert_array_equal(out[:, :, :7], 255 - clean[:, :, :7])
     np.testing.assert_array_equal(out[:, :, 7:21], clean[:, :, 7:21])
@@ -253,12 +251,12 @@ def test_stripe_inverts_exactly_the_outer_columns(images):
 
 
 def test_brightness_adds_half_the_range(images):
-    out = C.corrupt_images(images, "brightness", seed=0)
+    out = registry.corrupt_images(images, "brightness", seed=0)
     np.testing.assert_array_equal(out, np.minimum(images.astype(int) + 128, 255))
 
 
 def test_canny_edges_are_binary_and_trace_the_outline(images):
-    out = C.corrupt_images(images, "canny_edges", seed=0)[..., 0]
+    out = registry.corrupt_images(images, "canny_edges", seed=0)[..., 0]
     assert set(np.unique(out)) <= {0, 255}
     digit = images[..., 0] > 127
     edges = out == 255
@@ -272,7 +270,7 @@ MONOTONE = ("shot_noise", "impulse_noise", "glass_blur", "shear", "scale",
 
 @pytest.mark.parametrize("name", MONOTONE + ("motion_blur", "fog", "spatter"))
 def test_higher_severity_changes_images_more(images, name):
-    change = [mean_abs_change(C.corrupt_images(images, name, 0, severity), images).mean()
+    change = [mean_abs_change(registry.corrupt_images(images, name, 0, severity), images).mean()
               for severity in range(1, 6)]
     if name in MONOTONE:
         assert np.all(np.diff(change) > 0), change
@@ -284,7 +282,7 @@ def test_higher_severity_changes_images_more(images, name):
 
 def test_deterministic_corruptions_match_the_reference(images):
     for name in DETERMINISTIC:
-        ours = C.corrupt_images(images, name, seed=0).astype(int)
+        ours = registry.corrupt_images(images, name, seed=0).astype(int)
         reference = R.reference_corrupt_images(images, name, seed=0).astype(int)
         assert np.abs(ours - reference).max() <= 1, name  # Rounding of x.5.
 
@@ -294,22 +292,24 @@ def test_warps_match_the_reference_for_each_random_draw(images):
     floats = planes.astype(np.float64)
     for angle in (0.4, -0.4):
         angles = np.full(len(planes), angle)
-        for ours_fn, reference_fn in ((C.apply_shear, R.shear_with_angle),
-                                      (C.apply_rotation, R.rotate_with_angle)):
-            ours = C._to_uint8(ours_fn(floats, angles)).astype(int)
+        for ours_fn, reference_fn in ((geometric.apply_shear, R.shear_with_angle),
+                                      (geometric.apply_rotation, R.rotate_with_angle)):
+            ours = common.to_uint8(ours_fn(floats, angles)).astype(int)
             reference = np.stack([reference_fn(p, angle) for p in planes]).astype(int)
             assert np.abs(ours - reference).max() <= 1, (ours_fn.__name__, angle)
     for shift in ((3, 3), (3, -3), (-3, 3), (-3, -3)):
-        ours = C._to_uint8(C.apply_translation(floats, np.tile(shift, (len(planes), 1))))
+        shifts = np.tile(shift, (len(planes), 1))
+        ours = common.to_uint8(geometric.apply_translation(floats, shifts))
         reference = np.stack([R.translate_with_shift(p, *shift) for p in planes])
         np.testing.assert_array_equal(ours, reference)
 
 
 @pytest.mark.parametrize("angle", [-45.0, -30.0, -7.5, 0.0, 22.5, 44.9])
 def test_motion_blur_matches_the_reference_kernel(images, angle):
-    radius, sigma = C.MOTION_BLUR_PARAMS[0]
+    radius, sigma = noise_blur.MOTION_BLUR_PARAMS[0]
     for plane in images[:8, ..., 0]:
-        ours = C._to_uint8(C.apply_motion_blur(plane.astype(np.float64), angle, radius, sigma))
+        ours = common.to_uint8(noise_blur.apply_motion_blur(plane.astype(np.float64), angle,
+                                                            radius, sigma))
         reference = R.motion_blur_with_angle(plane, angle, severity=1)
         assert np.abs(ours.astype(int) - reference).max() <= 1
 
@@ -318,10 +318,10 @@ def test_line_overlays_match_the_reference_for_every_draw(images):
     plane = images[1, ..., 0]
     for r0 in range(27):
         for r1 in range(27):
-            ours = C._to_uint8(plane + 255.0 * C.dotted_line_overlay(r0, r1))
+            ours = common.to_uint8(plane + 255.0 * overlays.dotted_line_overlay(r0, r1))
             np.testing.assert_array_equal(ours, R.dotted_line_with_rows(plane, r0, r1))
         for r1 in range(r0 - 5, r0 + 5):
-            ours = C._to_uint8(plane + 255.0 * C.zigzag_overlay(r0, r1))
+            ours = common.to_uint8(plane + 255.0 * overlays.zigzag_overlay(r0, r1))
             np.testing.assert_array_equal(ours, R.zigzag_with_rows(plane, r0, r1))
 
 
@@ -329,7 +329,7 @@ def test_line_overlays_match_the_reference_for_every_draw(images):
 def test_random_corruptions_match_the_reference_in_distribution(stat_images, name):
     """Per image, our change and the reference's change (independent draws)
     agree on average within 4 standard errors (plus half a grey level)."""
-    ours = C.corrupt_images(stat_images, name, seed=0)
+    ours = registry.corrupt_images(stat_images, name, seed=0)
     reference = R.reference_corrupt_images(stat_images, name, seed=0)
     for statistic in (mean_abs_change,
                       lambda x, clean: (x.astype(float) - clean).reshape(len(x), -1).mean(1)):
@@ -340,11 +340,12 @@ def test_random_corruptions_match_the_reference_in_distribution(stat_images, nam
 
 
 def test_plasma_fractal_is_normalised_and_seeded():
-    first = C.plasma_fractal(np.random.default_rng(0), 64, 1.4)
+    first = overlays.plasma_fractal(np.random.default_rng(0), 64, 1.4)
     assert first.shape == (64, 64) and first.min() == 0.0 and first.max() == 1.0
-    np.testing.assert_array_equal(first, C.plasma_fractal(np.random.default_rng(0), 64, 1.4))
+    np.testing.assert_array_equal(
+        first, overlays.plasma_fractal(np.random.default_rng(0), 64, 1.4))
     with pytest.raises(ValueError, match="power of two"):
-        C.plasma_fractal(np.random.default_rng(0), 100)
+        overlays.plasma_fractal(np.random.default_rng(0), 100)
 
 
 # -------------------------------------------------- cross-check script ---

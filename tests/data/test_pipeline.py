@@ -1,7 +1,7 @@
 import numpy as np
 
 from tf_kdbias.data.pipeline import make_dataset
-from tf_kdbias.benchmarks.fit_benchmark import legacy_make_dataset
+from tf_kdbias.benchmarks.legacy_pipeline import legacy_make_dataset
 
 
 def arrays(n=300):

@@ -28,7 +28,9 @@ def run_steps(workdir: str, mode: str) -> dict:
     """Per-step logs and final weights of STEPS SGD steps in `mode`."""
     import keras
 
-    from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY, Distiller
+    from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
+
+    from tf_kdbias.distill.distiller import Distiller
     from tf_kdbias.distill.schedules import make_schedule
 
     data = np.load(os.path.join(workdir, "batch.npz"))

@@ -4,11 +4,19 @@ import keras
 import numpy as np
 import pytest
 
+from tf_kdbias import io_utils
 from tf_kdbias.distill import teacher_cache
-from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY, Distiller
+from tf_kdbias.distill.teacher_run import CACHE_FOLDER, TeacherRun
+from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
+from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.models.mlp import build_mlp
 
 VOCAB, LENGTH = 40, 5
+
+
+def as_teacher_run(model, run_dir, model_path):
+    """The TeacherRun of `model` saved at `model_path` (its digest: the file's bytes now)."""
+    return TeacherRun(run_dir, model_path, io_utils.digest_file(model_path), model)
 
 
 def log_softmax(x):
@@ -36,25 +44,29 @@ def saved_teacher(tmp_path):
 def test_top_k_cache_keeps_the_largest_logits_and_is_reused(saved_teacher, capsys):
     teacher, teacher_dir, path, tokens = saved_teacher
     full = np.asarray(teacher.predict(tokens, verbose=0))
-    top = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens, top_k=3,
+    top = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens,
+                                       top_k=3,
                                        batch_size=16)
     assert top["values"].shape == top["indices"].shape == (64, LENGTH, 3)
     np.testing.assert_allclose(top["values"], -np.sort(-full, axis=-1)[..., :3], rtol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(full, top["indices"], -1), top["values"],
                                rtol=1e-6)
     assert "top-3" in capsys.readouterr().out
-    again = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens, top_k=3)
+    again = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train",
+                                         tokens, top_k=3)
     assert capsys.readouterr().out == ""  # Read back, not recomputed.
     np.testing.assert_array_equal(again["indices"], top["indices"])
     # Another k (or the full logits) is another cache file.
-    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens, top_k=5)
-    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
-    assert len(os.listdir(os.path.join(teacher_dir, teacher_cache.CACHE_FOLDER))) == 3
+    teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens,
+                                 top_k=5)
+    teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens)
+    assert len(os.listdir(os.path.join(teacher_dir, CACHE_FOLDER))) == 3
 
 
 def test_distiller_reads_a_top_k_cache_with_masked_tokens(saved_teacher):
     teacher, teacher_dir, path, tokens = saved_teacher
-    top = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens, top_k=4)
+    top = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens,
+                                       top_k=4)
     labels = np.roll(tokens, -1, axis=1)
     mask = np.ones_like(tokens, dtype=np.float32)
     mask[:, -2:] = 0.0  # Padding: must not count.
@@ -73,14 +85,15 @@ def test_distiller_reads_a_top_k_cache_with_masked_tokens(saved_teacher):
 def test_bad_top_k_is_refused(saved_teacher):
     teacher, teacher_dir, path, tokens = saved_teacher
     with pytest.raises(ValueError, match="top_k"):
-        teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens, top_k=0)
+        teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens,
+                                     top_k=0)
 
 
 def test_mnist_sized_cache_is_plain_logits(tmp_path, mnist_test):
     teacher = build_mlp(hidden_units=(8,))
     path = str(tmp_path / "model.keras")
     teacher.save(path)
-    logits = teacher_cache.teacher_logits(teacher, str(tmp_path), path, "train",
+    logits = teacher_cache.teacher_logits(as_teacher_run(teacher, str(tmp_path), path), "train",
                                           mnist_test.images[:100], dtype="float16")
     assert logits.dtype == np.float16 and logits.shape == (100, 10)
     np.testing.assert_allclose(logits, teacher.predict(mnist_test.images[:100], verbose=0),
@@ -88,17 +101,18 @@ def test_mnist_sized_cache_is_plain_logits(tmp_path, mnist_test):
 
 
 def cache_files(teacher_dir):
-    return sorted(os.listdir(os.path.join(teacher_dir, teacher_cache.CACHE_FOLDER)))
+    return sorted(os.listdir(os.path.join(teacher_dir, CACHE_FOLDER)))
 
 
 def test_a_retrained_teacher_gets_fresh_logits(saved_teacher, capsys):
     """Same path, new checkpoint bytes: the old cache must not be used."""
     teacher, teacher_dir, path, tokens = saved_teacher
-    old = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    old = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens)
     retrained = toy_lm(7, "teacher")  # Other weights, saved over the same file.
     retrained.save(path)
     capsys.readouterr()
-    new = teacher_cache.teacher_logits(retrained, teacher_dir, path, "train", tokens)
+    new = teacher_cache.teacher_logits(as_teacher_run(retrained, teacher_dir, path), "train",
+                                       tokens)
     assert "Caching" in capsys.readouterr().out
     np.testing.assert_allclose(new, retrained.predict(tokens, verbose=0), rtol=1e-6)
     assert np.abs(new - old).max() > 1e-3
@@ -108,11 +122,12 @@ def test_a_retrained_teacher_gets_fresh_logits(saved_teacher, capsys):
 def test_changed_inputs_get_fresh_logits(saved_teacher, capsys):
     """One token changed (same shape, same count): recomputed, not reused."""
     teacher, teacher_dir, path, tokens = saved_teacher
-    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens)
     changed = tokens.copy()
     changed[5, 2] = (changed[5, 2] + 1) % VOCAB
     capsys.readouterr()
-    logits = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", changed)
+    logits = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train",
+                                          changed)
     assert "Caching" in capsys.readouterr().out
     np.testing.assert_allclose(logits, teacher.predict(changed, verbose=0), rtol=1e-6)
     assert len(cache_files(teacher_dir)) == 2
@@ -136,13 +151,14 @@ def truncate(npz_path):
 @pytest.mark.parametrize("damage", [truncate, tamper_logits])
 def test_a_damaged_cache_is_rebuilt(saved_teacher, capsys, damage):
     teacher, teacher_dir, path, tokens = saved_teacher
-    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens)
     (name,) = cache_files(teacher_dir)
-    damage(os.path.join(teacher_dir, teacher_cache.CACHE_FOLDER, name))
+    damage(os.path.join(teacher_dir, CACHE_FOLDER, name))
     capsys.readouterr()
-    logits = teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    logits = teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train",
+                                          tokens)
     assert "Caching" in capsys.readouterr().out
     np.testing.assert_allclose(logits, teacher.predict(tokens, verbose=0), rtol=1e-6)
     # The rebuilt file is whole again: read back, not recomputed.
-    teacher_cache.teacher_logits(teacher, teacher_dir, path, "train", tokens)
+    teacher_cache.teacher_logits(as_teacher_run(teacher, teacher_dir, path), "train", tokens)
     assert capsys.readouterr().out == ""

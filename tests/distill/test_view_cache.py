@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from tests.distill.test_teacher_cache import as_teacher_run
+from tf_kdbias import io_utils
 from tf_kdbias.data import views
 from tf_kdbias.distill import view_cache
 from tf_kdbias.errors import UserError
@@ -31,7 +33,7 @@ def setup(tmp_path, mnist_test):
 
 def cache(setup, images=None, spec=views.ViewSpec(seed=0), num_views=NUM_VIEWS):
     teacher, teacher_dir, path, default_images = setup
-    return view_cache.view_logits(teacher, teacher_dir, path, "train",
+    return view_cache.view_logits(as_teacher_run(teacher, teacher_dir, path), "train",
                                   default_images if images is None else images, spec, num_views,
                                   batch_size=50)
 
@@ -71,11 +73,12 @@ def test_the_cache_is_reused_and_invalidated_by_every_key_change(setup, capsys):
                                                   noise_std=8.0, seed=0)),
         "number of views": dict(num_views=NUM_VIEWS + 1),
     }
-    keys = {"base": view_cache.cache_key(path, images, views.ViewSpec(seed=0), NUM_VIEWS)}
+    keys = {"base": view_cache.cache_key(io_utils.digest_file(path), images,
+                                         views.ViewSpec(seed=0), NUM_VIEWS)}
     for name, change in changes.items():
         cache(setup, **change)
         assert "Caching teacher logits" in capsys.readouterr().out, name
-        keys[name] = view_cache.cache_key(path, change.get("images", images),
+        keys[name] = view_cache.cache_key(io_utils.digest_file(path), change.get("images", images),
                                           change.get("spec", views.ViewSpec(seed=0)),
                                           change.get("num_views", NUM_VIEWS))
     # Another checkpoint: same architecture, other weights, other bytes.
@@ -84,7 +87,8 @@ def test_the_cache_is_reused_and_invalidated_by_every_key_change(setup, capsys):
     retrained = cache(setup)
     assert "Caching teacher logits" in capsys.readouterr().out
     assert np.abs(retrained.astype(np.float32) - first).max() > 1e-3
-    keys["checkpoint"] = view_cache.cache_key(path, images, views.ViewSpec(seed=0), NUM_VIEWS)
+    keys["checkpoint"] = view_cache.cache_key(io_utils.digest_file(path), images,
+                                              views.ViewSpec(seed=0), NUM_VIEWS)
     assert len(set(keys.values())) == len(keys)  # Every change gives another key.
     files = os.listdir(os.path.join(teacher_dir, "logit_cache"))
     assert len(files) == len(keys)

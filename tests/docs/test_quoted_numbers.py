@@ -99,10 +99,10 @@ QUICK = "docs/results/mnist_quick/results.json"
 
 @pytest.mark.parametrize("metric", ["accuracy", "ece_paper"])
 def test_readme_quick_tables_are_the_results_files_tables(metric):
-    """The README's quick tables are what reproduce_lib prints for the committed file."""
-    from tf_kdbias.reproduce import plan as reproduce_lib
+    """The README's quick tables are what reproduce.results prints for the committed file."""
+    from tf_kdbias.reproduce import results
 
-    table = reproduce_lib.format_summary_table(_load(QUICK), reproduce_lib.paper_rows("mnist"),
+    table = results.format_summary_table(_load(QUICK), results.paper_rows("mnist"),
                                                metric)
     assert table in _doc("README.md")
     assert table in _doc("docs/results/mnist_quick/results.md")
@@ -213,3 +213,512 @@ def test_readme_speed_figures_come_from_the_benchmark_report():
                    f"({100 * ratios['pipeline_overhead']:.1f}%)".replace("-", "−")):
         assert quoted in speed, quoted
     assert report["machine"]["cores"] == 2 and not report["machine"]["gpu"]
+
+
+
+ANALYSIS_DIR = "docs/results/analysis_quick2"
+ANALYSIS = f"{ANALYSIS_DIR}/analysis.json"
+ANALYSIS_RESULTS = f"{ANALYSIS_DIR}/results.json"
+SETUP_LABELS = {"cnn": "CNN", "mlp": "MLP", "cnn_to_mlp": "CNN→MLP", "mlp_to_mlp": "MLP→MLP"}
+
+
+def _flat(text):
+    """Prose with its line breaks read as spaces (table rows survive unchanged)."""
+    return " ".join(text.split())
+
+
+def _measured():
+    """docs/ANALYSIS.md from "Measured" on, where the analysis_quick2 numbers live."""
+    doc = _doc("docs/ANALYSIS.md")
+    return _flat(doc[doc.index("### Measured"):])
+
+
+def _readme_analysis():
+    readme = _doc("README.md")
+    return _flat(readme[readme.index("## Analysis"):readme.index("## Scaling out")])
+
+
+def _assert_quoted(quoted, text, where):
+    assert _flat(quoted) in text, f"{where} should quote: {quoted}"
+
+
+def _span(values):
+    low, high = f"{min(values):.3f}", f"{max(values):.3f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def _matrix(analysis, measure):
+    return analysis["similarity"].get(measure) or analysis["behaviour"][measure]
+
+
+def _between(analysis, measure, run, other):
+    names = [r["name"] for r in analysis["runs"]]
+    return _matrix(analysis, measure)[names.index(run)][names.index(other)]
+
+
+def _to_same_seed_cnn(analysis, setup, measure):
+    """Each run of a setup against the CNN run of its seed index (seeds 0 and 1)."""
+    return [_between(analysis, measure, f"{setup}/seed_{k}", f"cnn/seed_{k}") for k in (0, 1)]
+
+
+def test_analysis_summary_is_format_summary_of_the_committed_json():
+    """analysis.md is what analyze.py prints for the committed analysis.json."""
+    from tf_kdbias.analysis import report
+
+    assert report.format_summary(_load(ANALYSIS)) + "\n" == _doc(f"{ANALYSIS_DIR}/analysis.md")
+
+
+@pytest.mark.parametrize("heading", [
+    "| student | control |",                    # transfer scores
+    "Top-1 agreement with the CNN run",          # agreement and KL with the CNN
+    "| setup | training augmentation |",         # robustness
+    "Mean loss barrier on the straight line",    # barriers
+])
+def test_analysis_doc_copies_the_summary_tables(heading):
+    """Tables docs/ANALYSIS.md copies from analysis.md, row for row."""
+    summary = _doc(f"{ANALYSIS_DIR}/analysis.md")
+    table = next(block for block in summary[summary.index(heading):].split("\n\n")
+                 if block.startswith("| "))
+    rows = table.splitlines()[2:]
+    assert rows
+    for row in rows:
+        _assert_quoted(row, _measured(), "docs/ANALYSIS.md")
+
+
+def test_analysis_similarity_table_matches_the_json():
+    analysis, measured = _load(ANALYSIS), _measured()
+    columns = ("rsa", "linear_cka", "debiased_cka", "agreement", "error_jaccard")
+    for setup in ("mlp", "cnn_to_mlp", "mlp_to_mlp"):
+        values = {m: _to_same_seed_cnn(analysis, setup, m) for m in columns}
+        for k in (0, 1):
+            cells = [f"{values[m][k]:.3f}" for m in columns]
+            if setup == "cnn_to_mlp":
+                cells = [f"**{c}**" for c in cells]
+            _assert_quoted(f"| {SETUP_LABELS[setup]} s{k} | " + " | ".join(cells) + " |",
+                           measured, "docs/ANALYSIS.md")
+    cells = [f"{_between(analysis, m, 'cnn/seed_1', 'cnn/seed_0'):.3f}" for m in columns]
+    _assert_quoted("| CNN s1 (the other CNN, for scale) | " + " | ".join(cells) + " |",
+                   measured, "docs/ANALYSIS.md")
+
+
+def test_analysis_similarity_prose_matches_the_json():
+    """The ranges docs/ANALYSIS.md and the README compare, and the caveats' numbers."""
+    analysis, measured, readme = _load(ANALYSIS), _measured(), _readme_analysis()
+    students, others = {}, {}
+    for m in ("rsa", "linear_cka", "agreement"):
+        students[m] = _span(_to_same_seed_cnn(analysis, "cnn_to_mlp", m))
+        others[m] = _span(_to_same_seed_cnn(analysis, "mlp", m)
+                          + _to_same_seed_cnn(analysis, "mlp_to_mlp", m))
+    _assert_quoted(f"linear CKA {students['linear_cka']} against {others['linear_cka']}, "
+                   f"RSA {students['rsa']} against {others['rsa']}, top-1 agreement "
+                   f"{students['agreement']} against {others['agreement']}",
+                   measured, "docs/ANALYSIS.md")
+    _assert_quoted(f"{students['linear_cka']} for CNN→MLP students against "
+                   f"{others['linear_cka']}", readme, "README.md")
+    _assert_quoted(f"(RSA {students['rsa']} against {others['rsa']})", readme, "README.md")
+
+    other_cnn = [_between(analysis, "linear_cka", f"cnn_to_mlp/seed_{k}", f"cnn/seed_{1 - k}")
+                 for k in (0, 1)]
+    _assert_quoted(f"(linear CKA {other_cnn[0]:.3f} and {other_cnn[1]:.3f})", measured,
+                   "docs/ANALYSIS.md")
+    to_mlp = analysis["similarity_summary"]["mean_to_setup"]["mlp"]
+    _assert_quoted(f"(RSA {to_mlp['cnn_to_mlp']['rsa']:.3f}, linear CKA "
+                   f"{to_mlp['cnn_to_mlp']['linear_cka']:.3f}) is not far below that of two "
+                   f"MLPs to each other ({to_mlp['mlp']['rsa']:.3f}, "
+                   f"{to_mlp['mlp']['linear_cka']:.3f})", measured, "docs/ANALYSIS.md")
+    shared = [_between(analysis, "error_jaccard", f"cnn_to_mlp/seed_{k}", f"mlp/seed_{j}")
+              for k in (0, 1) for j in (0, 1)]
+    _assert_quoted(f"(error Jaccard {_span(shared)})", measured, "docs/ANALYSIS.md")
+
+    linear, debiased = analysis["similarity"]["linear_cka"], analysis["similarity"]["debiased_cka"]
+    gap = max(abs(a - b) for ra, rb in zip(linear, debiased) for a, b in zip(ra, rb))
+    _assert_quoted(f"differ by at most {gap:.3f}", measured, "docs/ANALYSIS.md")
+    cnns = [_between(analysis, m, "cnn/seed_0", "cnn/seed_1") for m in ("rsa", "linear_cka")]
+    _assert_quoted(f"({cnns[0]:.3f} between the two seeds)", measured, "docs/ANALYSIS.md")
+    _assert_quoted(f"separates them better ({cnns[1]:.3f})", measured, "docs/ANALYSIS.md")
+    stress = [analysis["mds"][m]["stress"] for m in ("rsa", "linear_cka")]
+    _assert_quoted(f"(left RSA, stress {stress[0]:.3f}; right linear CKA, stress "
+                   f"{stress[1]:.3f})", _flat(_doc("docs/ANALYSIS.md")), "docs/ANALYSIS.md")
+
+
+def test_analysis_accuracies_and_times_match_the_results_files():
+    results, measured = _load(ANALYSIS_RESULTS), _measured()
+    for eval_set in ("mnist_c/translate", "mnist_c/scale"):
+        accuracies = [mean(_row(results, student=s, teacher=t, eval_set=eval_set,
+                                metric="accuracy"))
+                      for s, t in (("cnn", None), ("mlp", None), ("mlp", "cnn"), ("mlp", "mlp"))]
+        _assert_quoted("`{}`: CNN {}, MLP {}, CNN→MLP {}, MLP→MLP {}".format(eval_set, *accuracies),
+                       measured, "docs/ANALYSIS.md")
+    alone = _row(results, student="mlp", teacher=None, eval_set="mnist_c/scale",
+                 metric="accuracy")["values"]
+    _assert_quoted(f"the two MLPs alone score {alone[0]:.3f} and {alone[1]:.3f}", measured,
+                   "docs/ANALYSIS.md")
+    _assert_quoted(f"({results['wall_time_s']:.0f} s for the runs, "
+                   f"{_load(ANALYSIS)['wall_time_s']:.0f} s for the analysis)", measured,
+                   "docs/ANALYSIS.md")
+    readme = _flat(_doc(f"{ANALYSIS_DIR}/README.md"))
+    _assert_quoted(f"{results['wall_time_s']:.0f} s inside the invocation", readme, ANALYSIS_DIR)
+    _assert_quoted(f"sum to {results['runs_time_s']:.0f} s", readme, ANALYSIS_DIR)
+    _assert_quoted(f"`analyze.py`: {_load(ANALYSIS)['wall_time_s']:.0f} s", readme, ANALYSIS_DIR)
+
+
+def _interval(score):
+    return f"{score['score']:.3f} [{score['low']:.3f}, {score['high']:.3f}]"
+
+
+def test_analysis_transfer_prose_matches_the_json():
+    scores, measured = _load(ANALYSIS)["transfer"]["scores"], _measured()
+    translate = scores["mnist_c/translate"]["cnn_to_mlp"]["mlp"]
+    _assert_quoted(f"{_interval(translate)} of it over the MLP alone", measured,
+                   "docs/ANALYSIS.md")
+    _assert_quoted(f"{_interval(translate)} of the CNN's accuracy advantage over the MLP on "
+                   f"`mnist_c/translate`", _readme_analysis(), "README.md")
+    scale = scores["mnist_c/scale"]["cnn_to_mlp"]["mlp"]
+    assert scale["low"] < 0 < scale["high"]                    # "includes 0"
+    _assert_quoted(f"the interval against the MLP alone, [{scale['low']:.3f}, "
+                   f"{scale['high']:.3f}], includes 0", measured, "docs/ANALYSIS.md")
+    clean = scores["mnist"]["cnn_to_mlp"]
+    accuracy = clean["mlp"]["accuracy"]
+    assert 0 < accuracy["teacher"] - accuracy["control"] < 0.001
+    _assert_quoted(f"({accuracy['teacher']:.4f} against {accuracy['control']:.4f})", measured,
+                   "docs/ANALYSIS.md")
+    _assert_quoted(f"vanishes in {100 * clean['mlp']['undefined_fraction']:.1f}% of the "
+                   f"bootstrap resamples, and the ratios {clean['mlp']['score']:.3f} and "
+                   f"{clean['mlp_to_mlp']['score']:.3f}", measured, "docs/ANALYSIS.md")
+    no_gap = [name.split("/")[1] for name, by_control in scores.items()
+              if name.startswith("mnist_c/") and name != "mnist_c/identity"
+              and by_control["cnn_to_mlp"]["mlp"]["score"] is None]
+    _assert_quoted(f"MLP alone on {len(no_gap)} ({', '.join(no_gap)})", measured,
+                   "docs/ANALYSIS.md")
+    for name in no_gap:
+        accuracy = scores[f"mnist_c/{name}"]["cnn_to_mlp"]["mlp"]["accuracy"]
+        assert accuracy["teacher"] <= accuracy["control"], name
+    canny = scores["mnist_c/canny_edges"]["cnn_to_mlp"]["mlp"]
+    assert canny["score"] > 1
+    _assert_quoted(f"canny_edges ({_interval(canny)})", measured, "docs/ANALYSIS.md")
+
+
+def test_analysis_paper_scores_use_the_paper_accuracies():
+    """"For scale": transfer scores of the paper's accuracies (paper_results.json, the
+    paper column of the committed results.md)."""
+    from tf_kdbias.reproduce import results
+
+    paper = {(r["student"], r["teacher"], r["eval_set"]): r["mean"]
+             for r in results.paper_rows("mnist") if r["metric"] == "accuracy"}
+    doc, table = _flat(_doc("docs/ANALYSIS.md")), _doc(f"{ANALYSIS_DIR}/results.md")
+    for eval_set in ("mnist_c/translate", "mnist_c/scale"):
+        student, teacher = paper[("mlp", "cnn", eval_set)], paper[("cnn", None, eval_set)]
+        for control in (paper[("mlp", None, eval_set)], paper[("mlp", "mlp", eval_set)]):
+            score = (student - control) / (teacher - control)
+            _assert_quoted(f"({student:.3f} − {control:.3f}) / ({teacher:.3f} − {control:.3f}) "
+                           f"= {score:.3f}", doc, "docs/ANALYSIS.md")
+            assert f"({control:.3f})" in table
+        assert f"({student:.3f})" in table and f"({teacher:.3f})" in table
+    control = paper[("mlp", None, "mnist_c/translate")]
+    score = ((paper[("mlp", "cnn", "mnist_c/translate")] - control)
+             / (paper[("cnn", None, "mnist_c/translate")] - control))
+    _assert_quoted(f"(the paper's accuracies give {score:.3f}", _measured(), "docs/ANALYSIS.md")
+
+
+def test_analysis_robustness_prose_matches_the_json():
+    profile, measured = _load(ANALYSIS)["robustness"]["accuracy"], _measured()
+
+    def acc(setup, corruption):
+        return profile[setup][corruption]["mean"]
+
+    _assert_quoted(f"average ({acc('cnn', 'mean'):.3f} against the MLP's "
+                   f"{acc('mlp', 'mean'):.3f})", measured, "docs/ANALYSIS.md")
+    assert acc("cnn", "mean") < acc("mlp", "mean")
+    for corruption in ("translate", "impulse_noise"):
+        _assert_quoted(f"`{corruption}` ({acc('cnn', corruption):.3f} against "
+                       f"{acc('mlp', corruption):.3f})", measured, "docs/ANALYSIS.md")
+    _assert_quoted(f"The CNN→MLP students have the highest mean ({acc('cnn_to_mlp', 'mean'):.3f})",
+                   measured, "docs/ANALYSIS.md")
+    assert max(profile, key=lambda s: acc(s, "mean")) == "cnn_to_mlp"
+    _assert_quoted(f"`motion_blur` ({acc('cnn_to_mlp', 'motion_blur'):.3f} against "
+                   f"{acc('mlp', 'motion_blur'):.3f} for the MLP alone), where their teacher is "
+                   f"weak ({acc('cnn', 'motion_blur'):.3f})", measured, "docs/ANALYSIS.md")
+    for corruption in ("translate", "scale", "stripe", "canny_edges"):      # "It leads on"
+        assert acc("cnn", corruption) > acc("mlp", corruption), corruption
+    for corruption in ("impulse_noise", "glass_blur", "motion_blur"):       # "far behind on"
+        assert acc("cnn", corruption) < acc("mlp", corruption) - 0.2, corruption
+
+
+def test_analysis_barriers_match_the_json():
+    interpolation, measured = _load(ANALYSIS)["interpolation"], _measured()
+    same_setup = [p for p in interpolation["pairs"] if p["setups"][0] == p["setups"][1]]
+    assert len(same_setup) == 4
+    for pair in same_setup:
+        ends, barrier = pair["endpoint_models"], pair["barrier"]
+        _assert_quoted(f"| {pair['label']} | {ends['a']['train']['loss']:.3f} / "
+                       f"{ends['b']['train']['loss']:.3f} | {barrier['train']['loss']:.3f} | "
+                       f"{barrier['mnist_c/translate']['loss']:.3f} | "
+                       f"{barrier['train']['accuracy']:.3f} | "
+                       f"{ends['a']['mnist_c/translate']['loss']:.3f} / "
+                       f"{ends['b']['mnist_c/translate']['loss']:.3f} |", measured,
+                       "docs/ANALYSIS.md")
+    above = [p["barrier"]["train"]["loss_above_line"] for p in interpolation["pairs"]]
+    assert min(above) > 0
+    _assert_quoted(f"all {len(above)} paths rise above the line joining their endpoints, by "
+                   f"{min(above):.3f} to {max(above):.3f}", measured, "docs/ANALYSIS.md")
+
+    mean_barrier = interpolation["mean_barrier"]
+
+    def train(key):
+        return f"{mean_barrier[key]['train']['loss_barrier']:.3f}"
+
+    def translate(key, field="loss_barrier"):
+        return f"{mean_barrier[key]['mnist_c/translate'][field]:.3f}"
+
+    _assert_quoted(f"the barrier between the two CNN→MLP students ({train('CNN→MLP vs CNN→MLP')}) "
+                   f"is a little lower than between the two MLPs ({train('MLP vs MLP')}) but "
+                   f"higher than between the two self-distilled MLPs "
+                   f"({train('MLP→MLP vs MLP→MLP')})", measured, "docs/ANALYSIS.md")
+    _assert_quoted(f"far higher than both ({translate('CNN→MLP vs CNN→MLP')} against "
+                   f"{translate('MLP vs MLP')} and {translate('MLP→MLP vs MLP→MLP')})",
+                   measured, "docs/ANALYSIS.md")
+    mixed = ("CNN→MLP vs MLP", "CNN→MLP vs MLP→MLP")
+    _assert_quoted(f"({translate(mixed[0])} and {translate(mixed[1])}, with "
+                   f"{translate(mixed[0], 'loss_above_line')} and "
+                   f"{translate(mixed[1], 'loss_above_line')} in brackets)", measured,
+                   "docs/ANALYSIS.md")
+    _assert_quoted(f"between the two CNN→MLP students ({train('CNN→MLP vs CNN→MLP')} on training "
+                   f"images) against the two MLPs' ({train('MLP vs MLP')})", _readme_analysis(),
+                   "README.md")
+    students = [p for p in same_setup if p["setups"][0] == "cnn_to_mlp"][0]["endpoint_models"]
+    mlp_losses = [p["endpoint_models"][e]["mnist_c/translate"]["loss"]
+                  for p in same_setup if p["setups"][0] in ("mlp", "mlp_to_mlp") for e in "ab"]
+    _assert_quoted(f"(a CNN→MLP student at {students['a']['mnist_c/translate']['loss']:.3f} / "
+                   f"{students['b']['mnist_c/translate']['loss']:.3f}, an MLP at "
+                   f"{_span(mlp_losses)})", measured, "docs/ANALYSIS.md")
+
+
+SVA_BASELINES = "docs/results/sva_baselines/results.json"
+
+
+def _baseline(source, guess, eval_set):
+    return _load(SVA_BASELINES)["results"][f"gin_configs/sva/source_{source}.gin"]["baselines"][
+        guess][eval_set]
+
+
+def test_sva_grammar_split_counts_and_guesses_match_the_baselines():
+    sva = _flat(_doc("docs/SVA.md"))
+    plain = _baseline("grammar", "always_plural", "sva/test")
+    counts = " / ".join(str(plain[f"count_attractors_{k}"]) for k in range(5))
+    _assert_quoted(f"hence {counts} sentences with 0-4 attractors", sva, "docs/SVA.md")
+    fronted = _baseline("grammar_fronted", "always_plural", "sva/test")
+    _assert_quoted(f"(micro {plain['micro_accuracy']:.3f} / {fronted['micro_accuracy']:.3f}, "
+                   f"A-accuracy {plain['a_accuracy']:.3f} / {fronted['a_accuracy']:.3f} for "
+                   f"always-plural", sva, "docs/SVA.md")
+
+
+def test_sva_linzen_small_guesses_match_the_baselines():
+    sva = _flat(_doc("docs/SVA.md"))
+    rows = {"*always_plural* (= train_majority)": "always_plural",
+            "*always_singular*": "always_singular"}
+    for label, guess in rows.items():
+        scores = _baseline("linzen_small", guess, "sva/test")
+        cells = [scores["micro_accuracy"], scores["a_accuracy"],
+                 *[scores[f"accuracy_attractors_{k}"] for k in range(5)]]
+        _assert_quoted(f"| {label} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", sva,
+                       "docs/SVA.md")
+    plural = _baseline("linzen_small", "always_plural", "sva/test")
+    assert _baseline("linzen_small", "train_majority", "sva/test") == plural
+    _assert_quoted(f"split has {plural['count']} sentences ("
+                   + " / ".join(str(plural[f"count_attractors_{k}"]) for k in range(5))
+                   + " with 0-4 attractors)", sva, "docs/SVA.md")
+    _assert_quoted(f"climbs from {plural['accuracy_attractors_0']:.2f} with no attractor to "
+                   f"{plural['accuracy_attractors_4']:.2f} with four", sva, "docs/SVA.md")
+    _assert_quoted(f"scores micro {plural['micro_accuracy']:.3f} and A-accuracy "
+                   f"{plural['a_accuracy']:.3f}, and "
+                   + " / ".join(f"{plural[f'accuracy_attractors_{k}']:.3f}" for k in (2, 3, 4))
+                   + " with 2 / 3 / 4 attractors", sva, "docs/SVA.md")
+
+
+def test_sva_linzen_simple_guesses_match_the_baselines():
+    sva = _flat(_doc("docs/SVA.md"))
+    source = _load(SVA_BASELINES)["results"]["gin_configs/sva/source_linzen_simple.gin"]
+    splits = source["splits"]
+    _assert_quoted(f"the training split is {splits['train']} examples, "
+                   f"{splits['train_plural_share']:.3f} plural", sva, "docs/SVA.md")
+    for guess in ("always_singular", "train_majority"):
+        assert source["baselines"][guess] == source["baselines"]["always_singular"]
+    plural, singular = source["baselines"]["always_plural"], source["baselines"]["always_singular"]
+    natural = "`sva/test` (held-out 10% of `numpred.val`, natural)"
+    _assert_quoted(f"| {natural} | {plural['sva/test']['count']} | "
+                   f"{plural['sva/test']['micro_accuracy']:.3f} | "
+                   f"{singular['sva/test']['micro_accuracy']:.3f} |", sva, "docs/SVA.md")
+    for k in range(1, 6):
+        name = f"linzen_simple/test_{k}"
+        _assert_quoted(f"| `{name}` | {plural[name]['count']} | "
+                       f"{plural[name]['micro_accuracy']:.3f} | "
+                       f"{singular[name]['micro_accuracy']:.3f} |", sva, "docs/SVA.md")
+    test_p, test_s = plural["linzen_simple/test"], singular["linzen_simple/test"]
+    _assert_quoted(f"| `linzen_simple/test`, micro | {test_p['count']} | "
+                   f"{test_p['micro_accuracy']:.3f} | {test_s['micro_accuracy']:.3f} |", sva,
+                   "docs/SVA.md")
+    _assert_quoted(f"| `linzen_simple/test`, A-accuracy (groups 1-5) | {test_p['count']} | "
+                   f"**{test_p['a_accuracy']:.3f}** | {test_s['a_accuracy']:.3f} |", sva,
+                   "docs/SVA.md")
+    sizes = [test_p[f"count_attractors_{k}"] for k in range(1, 6)]
+    _assert_quoted(f"attractor sets of {max(sizes)} to {min(sizes)} examples", sva, "docs/SVA.md")
+    _assert_quoted(f"attractor sets of {max(sizes):,} to {min(sizes)} sentences",
+                   _flat(_doc("README.md")), "README.md")
+
+
+def test_sva_linzen_simple_prose_ranges_match_the_summary():
+    """"0.89–0.91 on natural text" (SVA.md) and "A-accuracy 0.31–0.43" (README)."""
+    results = _load(SVA_SIMPLE)
+    models = {r["student"] + (f"/{r['teacher']}" if r["teacher"] else "") for r in results["rows"]
+              if r["student"] not in ("always_plural", "always_singular", "train_majority")}
+    assert len(models) == 8
+
+    def span(eval_set, metric):
+        values = [r["mean"] for r in results["rows"] if r["eval_set"] == eval_set
+                  and r["metric"] == metric and r["student"] + (
+                      f"/{r['teacher']}" if r["teacher"] else "") in models]
+        assert len(values) == 8
+        return f"{min(values):.2f}–{max(values):.2f}"
+
+    _assert_quoted(f"while scoring {span('sva/test', 'micro_accuracy')} on natural text",
+                   _flat(_doc("docs/SVA.md")), "docs/SVA.md")
+    _assert_quoted(f"A-accuracy {span('linzen_simple/test', 'a_accuracy')} against",
+                   _flat(_doc("README.md")), "README.md")
+
+
+SVA_GPU = "docs/results/sva_gpu"
+
+
+def _reproduce_md_rows(path):
+    """The per-metric rows of a results.md reproduce.py wrote: {(student, teacher, eval set,
+    metric): mean}; only .md files were kept for docs/results/sva_gpu/."""
+    rows = {}
+    for line in _doc(path).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and " ± " in cells[4]:
+            teacher = None if cells[1] == "—" else cells[1]
+            rows[(cells[0], teacher, cells[2], cells[3])] = float(cells[4].split(" ± ")[0])
+    return rows
+
+
+def _gpu_a_accuracy(table):
+    rows = _reproduce_md_rows(f"{SVA_GPU}/results_{table}.md")
+    return {model: rows[(model, None, "sva/test", "a_accuracy")]
+            for model in ("lstm", "transformer", "transformer_seq", "utransformer_seq")}
+
+
+GPU_TABLES = {"2000 (60)": "fronted_2k", "6000 (20)": "fronted_6k", "15000 (8)": "fronted_15k",
+              "40000 (6)": "fronted_40k", "plain grammar, 40000 (6)": "plain_40k"}
+
+
+@pytest.mark.parametrize("doc", ["docs/SVA.md", f"{SVA_GPU}/README.md"])
+def test_sva_gpu_table_matches_the_results_files(doc):
+    for label, table in GPU_TABLES.items():
+        scores = _gpu_a_accuracy(table)
+        cells = [f"{v:.3f}" for v in scores.values()]
+        cells[0] = f"**{cells[0]}**"
+        assert max(scores.values()) == scores["lstm"], table
+        assert f"| {label} | " + " | ".join(cells) + " |" in _doc(doc), (doc, label)
+
+
+def test_sva_gpu_prose_matches_the_results_files():
+    sva, readme = _flat(_doc("docs/SVA.md")), _flat(_doc("README.md"))
+    small = _gpu_a_accuracy("fronted_2k")
+    transformers = [v for k, v in small.items() if k != "lstm"]
+    leads = [small["lstm"] - v for v in transformers]
+    _assert_quoted(f"by {min(leads):.2f}-{max(leads):.2f} with 2000 training sentences "
+                   f"({small['lstm']:.3f} against {min(transformers):.3f}-"
+                   f"{max(transformers):.3f})", sva, "docs/SVA.md")
+    _assert_quoted(f"A-accuracy LSTM {small['lstm']:.3f} vs Transformers "
+                   f"{min(transformers):.3f}–{max(transformers):.3f}", readme, "README.md")
+    assert min(small, key=small.get) == "transformer_seq"          # "with 2000 ... Transformer-seq is"
+    gaps = []
+    for table in ("fronted_6k", "fronted_15k", "fronted_40k"):
+        scores = _gpu_a_accuracy(table)
+        assert min(scores, key=scores.get) == "transformer", table  # "the CLS Transformer is the weakest"
+        gaps += [scores["lstm"] - v for k, v in scores.items() if k != "lstm"]
+    assert min(gaps) >= 0 and f"(0-{max(gaps):.2f};" == "(0-0.05;"
+    _assert_quoted("where the gap closes (0-0.05;", sva, "docs/SVA.md")
+    plain = _gpu_a_accuracy("plain_40k").values()
+    _assert_quoted(f"stays at {min(plain):.3f}-{max(plain):.3f} for everyone", sva, "docs/SVA.md")
+    _assert_quoted(f"every model scores A-accuracy {min(plain):.3f}–{max(plain):.3f}", readme,
+                   "README.md")
+    linzen = _reproduce_md_rows(f"{SVA_GPU}/results_linzen_small.md")
+    quoted = ", ".join(f"{name} {linzen[(model, None, 'sva/test', 'a_accuracy')]:.3f}"
+                       for name, model in (("LSTM", "lstm"), ("Transformer", "transformer"),
+                                           ("Transformer-seq", "transformer_seq"),
+                                           ("UTransformer-seq", "utransformer_seq")))
+    plural = _baseline("linzen_small", "always_plural", "sva/test")
+    _assert_quoted(f"A-accuracy {quoted}, against {plural['a_accuracy']:.3f} for the constant "
+                   f"guess", sva, "docs/SVA.md")
+    # Training and validation accuracies are not in the tables; the folder's README states them.
+    gpu_readme = _flat(_doc(f"{SVA_GPU}/README.md"))
+    _assert_quoted("(training accuracy 0.993-1.000)", gpu_readme, SVA_GPU)
+    _assert_quoted("(validation 0.84-0.87 vs the LSTM's 0.97)", gpu_readme, SVA_GPU)
+    _assert_quoted("(training accuracy ≥ 0.993)", sva, "docs/SVA.md")
+    _assert_quoted("(validation 0.84-0.87 vs 0.97;", sva, "docs/SVA.md")
+
+
+RECURRENT_DROPOUT = "docs/results/sva_recurrent_dropout/results.json"
+
+
+def test_sva_recurrent_dropout_table_matches_its_results_file():
+    report, sva = _load(RECURRENT_DROPOUT), _doc("docs/SVA.md")
+    labels = {64: "64 (quick)", 256: "256 (paper)"}
+    for row in report["rows"]:
+        without, with_ = (", ".join(f"{1000 * t:.1f}" for t in row["per_round"][rate])
+                          for rate in ("0.0", "0.8"))
+        assert f"| {labels[row['width']]} | {without} | {with_} | {row['ratio']:.1f}x |" in sva
+    ratios = sorted(r["ratio"] for r in report["rows"])
+    _assert_quoted(f"a CPU step {ratios[0]:.1f}-{ratios[-1]:.0f}x slower", _flat(sva),
+                   "docs/SVA.md")
+    load = report["machine"]["load_average_at_end"]
+    _assert_quoted(f"(load average ~{min(load):.0f}-{max(load):.0f} from other jobs)",
+                   _flat(sva), "docs/SVA.md")
+    assert report["command"] in _flat(sva).replace("\\ ", "")
+
+
+MNIST_GPU = "docs/results/mnist_paper_gpu/epochs60/results.json"
+
+
+def test_readme_gpu_table_matches_its_results_file():
+    from tf_kdbias.reproduce import results as reproduce_results
+
+    results, readme = _load(MNIST_GPU), _doc("README.md")
+    paper = {(r["student"], r["teacher"], r["eval_set"]): r["mean"]
+             for r in reproduce_results.paper_rows("mnist") if r["metric"] == "accuracy"}
+    section = readme[readme.index("Measured on one H200"):readme.index("### Fidelity")]
+    for label, student, teacher in (("CNN", "cnn", None), ("MLP", "mlp", None),
+                                    ("CNN→MLP", "mlp", "cnn"), ("MLP→MLP", "mlp", "mlp"),
+                                    ("CNN→CNN", "cnn", "cnn"), ("MLP→CNN", "cnn", "mlp")):
+        cells = [f"{mean(_row(results, student=student, teacher=teacher, eval_set=e, metric='accuracy'))}"
+                 f" ({paper[(student, teacher, e)]:.3f})"
+                 for e in ("mnist", "mnist_c/scale", "mnist_c/translate")]
+        assert f"| {label} | " + " | ".join(cells) + " |" in section, label
+    student, alone = (_row(results, student="mlp", teacher=t, eval_set="mnist_c/translate",
+                           metric=m) for t, m in (("cnn", "accuracy"), (None, "accuracy")))
+    _assert_quoted(f"({mean(student)} vs {mean(alone)} on `translate`)", _flat(section), "README.md")
+    ece = [_row(results, student="mlp", teacher=t, eval_set="mnist_c/translate", metric="ece")
+           for t in ("cnn", None)]
+    _assert_quoted(f"(15-bin ECE {ece[0]['mean']:.2f} vs {ece[1]['mean']:.2f})", _flat(section),
+                   "README.md")
+    for doc in ("README.md", "docs/SCALING.md"):
+        assert f"{results['wall_time_s']:.0f} s" in _doc(doc), doc
+
+
+def test_benchmarks_doc_quotes_the_benchmark_report():
+    report, doc = _load(BENCHMARK), _flat(_doc("docs/BENCHMARKS.md"))
+    section = doc[doc.index("Idle machine, re-measured"):doc.index("Earlier measurements")]
+    ratios, machine = report["ratios"], report["machine"]
+    gap = next(t["value"] for t in report["targets"]
+               if t["name"] == "accuracy_gap_ours_cached_vs_keras_distiller")
+    for quoted in (f"(load average {machine['load_average_1m_at_start']:.2f} at the start, "
+                   f"{machine['load_average_1m_at_end']:.2f} at the end): "
+                   f"{report['wall_time_s']:.0f} s in all",
+                   f"cached distillation {ratios['cached_over_student_only']:.2f}× the "
+                   f"student-only epoch",
+                   f"{ratios['ours_cached_over_keras_distiller_paper_cnn']:.2f}× Keras' Distiller",
+                   f"accuracy gap {gap:.4f}",
+                   f"pipeline overhead {100 * ratios['pipeline_overhead']:.1f}%".replace("-", "−")):
+        _assert_quoted(quoted, section, "docs/BENCHMARKS.md")
+    assert all(t["met"] for t in report["targets"])              # "Every target is met."

@@ -1,4 +1,4 @@
-"""SVA models: padding is really masked, SETUP.md sizes, saving."""
+"""SVA models: padding is really masked, the sizes of docs/PAPER_SETUP.md, saving."""
 
 import keras
 import numpy as np

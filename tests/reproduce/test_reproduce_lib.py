@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import execute, plan, results
 from tf_kdbias.reproduce.plan import Experiment
 
 
@@ -18,7 +18,7 @@ def experiment(**overrides):
 
 
 def test_plan_puts_teachers_first_and_pairs_seeds(tmp_path):
-    runs = reproduce_lib.plan_runs(experiment(), str(tmp_path), "/data", extra_bindings=["X = 1"])
+    runs = plan.plan_runs(experiment(), str(tmp_path), "/data", extra_bindings=["X = 1"])
     assert [(r.student, r.teacher, r.seed_index) for r in runs] == [
         ("cnn", None, 0), ("cnn", None, 1), ("mlp", None, 0), ("mlp", None, 1),
         ("mlp", "cnn", 0), ("mlp", "cnn", 1)]
@@ -33,7 +33,7 @@ def test_plan_puts_teachers_first_and_pairs_seeds(tmp_path):
 
 def test_seeds_derive_from_experiment_seed_and_run_name(tmp_path):
     seeds = lambda exp: [next(a for a in r.command if "SEED =" in a)
-                         for r in reproduce_lib.plan_runs(exp, str(tmp_path), None)]
+                         for r in plan.plan_runs(exp, str(tmp_path), None)]
     first, again, other = seeds(experiment()), seeds(experiment()), seeds(experiment(seed=1))
     assert first == again and len(set(first)) == len(first)
     assert all(a != b for a, b in zip(first, other))
@@ -41,13 +41,13 @@ def test_seeds_derive_from_experiment_seed_and_run_name(tmp_path):
 
 def test_a_teacher_must_be_trained_alone(tmp_path):
     with pytest.raises(UserError, match="add \\('cnn', None\\)"):
-        reproduce_lib.plan_runs(experiment(setups=[("mlp", "cnn")]), str(tmp_path), None)
+        plan.plan_runs(experiment(setups=[("mlp", "cnn")]), str(tmp_path), None)
     with pytest.raises(UserError, match="'rnn'"):
-        reproduce_lib.plan_runs(experiment(setups=[("rnn", None)]), str(tmp_path), None)
+        plan.plan_runs(experiment(setups=[("rnn", None)]), str(tmp_path), None)
 
 
 def fake_finished_runs(tmp_path, exp, accuracies):
-    runs = reproduce_lib.plan_runs(exp, str(tmp_path), None)
+    runs = plan.plan_runs(exp, str(tmp_path), None)
     for run, accuracy in zip(runs, accuracies):
         os.makedirs(run.run_dir)
         with open(os.path.join(run.run_dir, "metrics.json"), "w") as f:
@@ -59,7 +59,7 @@ def test_aggregate_means_stds_and_unavailable_metrics(tmp_path):
     exp = experiment(setups=[("cnn", None)], num_seeds=3)
     runs = fake_finished_runs(tmp_path, exp, [0.9, 0.8, 1.0])
     assert all(r.finished for r in runs)
-    rows = {row["metric"]: row for row in reproduce_lib.aggregate(exp, runs, str(tmp_path))["rows"]}
+    rows = {row["metric"]: row for row in results.aggregate(exp, runs, str(tmp_path))["rows"]}
     assert rows["accuracy"]["mean"] == pytest.approx(0.9)
     assert rows["accuracy"]["std"] == pytest.approx(0.1)  # Sample std (ddof=1) of .9 .8 1.
     assert rows["accuracy"]["n"] == 3 and rows["accuracy"]["runs"][0] == "runs/cnn/seed_0"
@@ -69,9 +69,9 @@ def test_aggregate_means_stds_and_unavailable_metrics(tmp_path):
 def test_results_files_compare_with_the_paper(tmp_path):
     exp = experiment(setups=[("cnn", None)], num_seeds=1, paper_section="mnist")
     runs = fake_finished_runs(tmp_path, exp, [0.95])
-    reproduce_lib.write_results(str(tmp_path), exp, runs, wall_time_s=12.0)
-    results = json.load(open(tmp_path / "results.json"))
-    assert results["experiment"] == "t" and results["wall_time_s"] == 12.0
+    results.write_results(str(tmp_path), exp, runs, wall_time_s=12.0)
+    written = json.load(open(tmp_path / "results.json"))
+    assert written["experiment"] == "t" and written["wall_time_s"] == 12.0
     table = open(tmp_path / "results.md").read()
     # Paper: CNN alone on MNIST 0.992; ours 0.95 -> difference -0.042.
     assert "| cnn | — | mnist | accuracy | 0.9500 ± 0.0000 (1) | 0.992 ± 0.0009 | -0.0420 |" in table
@@ -81,8 +81,8 @@ def test_results_files_compare_with_the_paper(tmp_path):
 def test_summary_table_has_one_line_per_setup(tmp_path):
     exp = experiment(num_seeds=1, paper_section="mnist")
     runs = fake_finished_runs(tmp_path, exp, [0.99, 0.98, 0.97])
-    results = reproduce_lib.aggregate(exp, runs, str(tmp_path))
-    table = reproduce_lib.format_summary_table(results, reproduce_lib.paper_rows("mnist"), "accuracy")
+    aggregated = results.aggregate(exp, runs, str(tmp_path))
+    table = results.format_summary_table(aggregated, results.paper_rows("mnist"), "accuracy")
     assert table.splitlines()[2:] == ["| cnn | 0.990 (0.992) |", "| mlp | 0.980 (0.985) |",
                                       "| cnn→mlp | 0.970 (0.988) |"]
 
@@ -97,7 +97,7 @@ def fake_run(tmp_path, name, teacher=None, exit_code=0, sleep_s=0.0):
             f"print('hello from {name}'); "
             f"open(os.path.join({run_dir!r}, 'metrics.json'), 'w').write('{{}}') "
             f"if {exit_code} == 0 else sys.exit({exit_code})")
-    return reproduce_lib.Run("mlp" if teacher else name, teacher, 0, run_dir, teacher_dir,
+    return plan.Run("mlp" if teacher else name, teacher, 0, run_dir, teacher_dir,
                              (sys.executable, "-c", code))
 
 
@@ -105,7 +105,7 @@ def test_parallel_runs_start_students_after_their_teachers(tmp_path, capsys):
     runs = [fake_run(tmp_path, "cnn", sleep_s=0.5), fake_run(tmp_path, "mlp"),
             fake_run(tmp_path, "cnn_to_mlp", teacher="cnn"),
             fake_run(tmp_path, "mlp_to_mlp", teacher="mlp")]
-    reproduce_lib.execute_runs(runs, parallel_runs=3)
+    execute.execute_runs(runs, parallel_runs=3)
     assert all(run.finished for run in runs)  # Exit code 9 would mean a teacher-less start.
     assert "hello from cnn_to_mlp" in open(tmp_path / "cnn_to_mlp" / "log.txt").read()
     out = capsys.readouterr().out
@@ -116,7 +116,7 @@ def test_a_failed_parallel_run_stops_its_students_and_is_named(tmp_path):
     runs = [fake_run(tmp_path, "cnn", exit_code=3), fake_run(tmp_path, "mlp"),
             fake_run(tmp_path, "cnn_to_mlp", teacher="cnn")]
     with pytest.raises(UserError, match=r"\[1/3\] cnn seed 0.*failed"):
-        reproduce_lib.execute_runs(runs, parallel_runs=2)
+        execute.execute_runs(runs, parallel_runs=2)
     assert runs[1].finished and not runs[2].finished
     assert not os.path.exists(tmp_path / "cnn_to_mlp")  # Never started.
 
@@ -125,23 +125,23 @@ def killed_run(tmp_path, name):
     """A Run whose process is stopped by a signal, as by another process's pkill."""
     os.makedirs(tmp_path / name, exist_ok=True)
     code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
-    return reproduce_lib.Run(name, None, 0, str(tmp_path / name), None,
+    return plan.Run(name, None, 0, str(tmp_path / name), None,
                              (sys.executable, "-c", code))
 
 
 @pytest.mark.parametrize("parallel_runs", [1, 2])
 def test_a_run_killed_from_outside_says_so(tmp_path, capsys, parallel_runs):
     with pytest.raises(UserError, match=r"cnn seed 0 failed") as error:
-        reproduce_lib.execute_runs([killed_run(tmp_path, "cnn")], parallel_runs=parallel_runs)
+        execute.execute_runs([killed_run(tmp_path, "cnn")], parallel_runs=parallel_runs)
     said = str(error.value) + capsys.readouterr().out
     assert "killed by SIGTERM from outside the run" in said
 
 
 def test_parallel_runs_share_the_gpu_memory():
-    env = reproduce_lib.run_environment(4, None)
+    env = execute.run_environment(4, None)
     assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
     # One run at a time: the caller's environment, untouched.
-    assert (reproduce_lib.run_environment(1, None).get("XLA_PYTHON_CLIENT_MEM_FRACTION")
+    assert (execute.run_environment(1, None).get("XLA_PYTHON_CLIENT_MEM_FRACTION")
             == os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"))
 
 
@@ -151,16 +151,16 @@ def test_parallel_runs_share_the_gpu_memory():
 def test_bad_parallel_settings_are_user_errors(tmp_path, parallel, fraction, flag):
     run = fake_run(tmp_path, "mlp")
     with pytest.raises(UserError, match=flag):
-        reproduce_lib.execute_runs([run], parallel_runs=parallel, gpu_memory_fraction=fraction)
+        execute.execute_runs([run], parallel_runs=parallel, gpu_memory_fraction=fraction)
     assert not os.path.exists(run.run_dir)  # Nothing started.
 
 
 def test_a_partial_table_covers_finished_runs_and_says_so(tmp_path):
     exp = experiment(num_seeds=2)
     runs = fake_finished_runs(tmp_path, exp, [0.5, 0.6, 0.5])  # cnn seeds 0-1, mlp seed 0.
-    results = reproduce_lib.write_results(str(tmp_path), exp, runs, None)
-    assert (results["runs_finished"], results["runs_planned"]) == (3, len(runs))
-    by_setup = {(r["student"], r["teacher"]): r for r in results["rows"] if r["metric"] == "accuracy"}
+    written = results.write_results(str(tmp_path), exp, runs, None)
+    assert (written["runs_finished"], written["runs_planned"]) == (3, len(runs))
+    by_setup = {(r["student"], r["teacher"]): r for r in written["rows"] if r["metric"] == "accuracy"}
     assert by_setup[("cnn", None)]["n"] == 2 and by_setup[("cnn", None)]["mean"] == pytest.approx(0.55)
     assert by_setup[("mlp", None)]["n"] == 1
     assert all(teacher is None for _, teacher in by_setup)  # No student finished.
@@ -174,12 +174,12 @@ def test_paper_ece_sits_only_beside_our_paper_estimator():
     `ece` none, and results.md says which estimator each is."""
     row = lambda metric, mean: {"student": "mlp", "teacher": None, "eval_set": "mnist_c/scale",
                                 "metric": metric, "mean": mean, "std": 0.0, "n": 1}
-    results = {"experiment": "t", "rows": [row("ece", 0.05), row("ece_paper", 0.2)]}
-    paper = reproduce_lib.paper_rows("mnist")
+    table = {"experiment": "t", "rows": [row("ece", 0.05), row("ece_paper", 0.2)]}
+    paper = results.paper_rows("mnist")
     paper_ece = next(r["mean"] for r in paper if (r["student"], r["teacher"], r["eval_set"],
                                                    r["metric"]) == ("mlp", None, "mnist_c/scale",
                                                                     "ece"))
-    markdown = reproduce_lib.format_results_markdown(results, paper)
+    markdown = results.format_results_markdown(table, paper)
     assert f"| mlp | — | mnist_c/scale | ece_paper | 0.2000 ± 0.0000 (1) | {paper_ece:.3f}" in markdown
     assert "| mlp | — | mnist_c/scale | ece | 0.0500 ± 0.0000 (1) | — | — |" in markdown
     assert "| ece_paper: ours (paper) |" in markdown and "| ece: ours (paper) |" not in markdown

@@ -13,7 +13,7 @@ from tf_kdbias import io_utils
 from tf_kdbias.errors import UserError
 from tf_kdbias import gin_utils
 from tf_kdbias.training import hparams
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import plan
 from tf_kdbias.reproduce import staleness
 
 TINY_EXPERIMENT = "tests/tiny_experiment.gin"
@@ -36,12 +36,12 @@ def sweep(tmp_path_factory, data_dir):
     return workdir, done.stdout
 
 
-def plan(workdir, data_dir, bindings=SWEEP_BINDINGS):
+def planned_runs(workdir, data_dir, bindings=SWEEP_BINDINGS):
     """The runs reproduce.py plans for these bindings, built in this process."""
     gin_utils.parse_gin([TINY_EXPERIMENT], list(bindings))
-    experiment = reproduce_lib.Experiment()
-    return experiment, reproduce_lib.plan_runs(experiment, workdir, data_dir,
-                                               extra_bindings=list(bindings))
+    experiment = plan.Experiment()
+    return experiment, plan.plan_runs(experiment, workdir, data_dir,
+                                      extra_bindings=list(bindings))
 
 
 def test_each_finished_run_gets_one_summary_line(sweep):
@@ -77,9 +77,9 @@ def test_a_finished_run_is_keyed_by_its_config(sweep, data_dir):
     """Today's plan matches what the scripts recorded (the in-process parse
     gives the scripts' config.gin); a changed binding makes the runs stale."""
     workdir, _ = sweep
-    _, runs = plan(workdir, data_dir)
+    _, runs = planned_runs(workdir, data_dir)
     assert staleness.find_stale_runs(runs) == []
-    _, changed = plan(workdir, data_dir, SWEEP_BINDINGS[:-1] + ("Distiller.temperature = 5.0",))
+    _, changed = planned_runs(workdir, data_dir, SWEEP_BINDINGS[:-1] + ("Distiller.temperature = 5.0",))
     stale = staleness.find_stale_runs(changed)
     assert [os.path.relpath(s.run.run_dir, workdir) for s in stale] == [
         os.path.join("runs", "mlp", "seed_0"), os.path.join("runs", "mlp_to_mlp", "seed_0")]
@@ -105,7 +105,7 @@ def fake_finished_run(tmp_path, name, bindings, recorded=None, teacher=None):
     """A finished Run whose config.gin is `recorded` (default: what its command gives)."""
     run_dir = str(tmp_path / "runs" / name / "seed_0")
     command = ("python", "scripts/train.py", *[f"--gin_bindings={b}" for b in bindings])
-    run = reproduce_lib.Run(name, teacher, 0, run_dir,
+    run = plan.Run(name, teacher, 0, run_dir,
                             str(tmp_path / "runs" / teacher / "seed_0") if teacher else None,
                             command)
     os.makedirs(run_dir)
@@ -127,7 +127,7 @@ def test_students_of_a_stale_teacher_are_stale_too(tmp_path):
 
 def test_rerun_changed_moves_stale_runs_aside(tmp_path):
     """Moved (not deleted) out of runs/, so the table and analyses no longer see them."""
-    run = reproduce_lib.Run("mlp", None, 0, str(tmp_path / "runs" / "mlp" / "seed_0"), None,
+    run = plan.Run("mlp", None, 0, str(tmp_path / "runs" / "mlp" / "seed_0"), None,
                             ("python", "scripts/train.py", "--gin_bindings=EPOCHS = 2"))
     os.makedirs(run.run_dir)
     with open(os.path.join(run.run_dir, "config.gin"), "w") as f:
@@ -239,7 +239,7 @@ def test_tensorboard_shows_an_hparams_row_per_run_with_final_metrics(sweep):
 
 def test_rewriting_the_view_does_not_duplicate_it(sweep, data_dir):
     workdir, _ = sweep
-    experiment, runs = plan(workdir, data_dir)
+    experiment, runs = planned_runs(workdir, data_dir)
     hparams.write_hparams_view(workdir, experiment, runs)
     hparams.write_hparams_view(workdir, experiment, runs)
     for folder in (os.path.join(workdir, hparams.HPARAMS_DIR),
@@ -257,13 +257,13 @@ def test_hparams_view_of_hand_written_runs(tmp_path):
             ("cnn", None, 0.75, None),
             ("cnn_to_mlp", "cnn", 0.5, {"temperature": 4.0, "distill_rate": 0.5})):
         student = name.split("_to_")[-1]
-        run = reproduce_lib.Run(student, teacher, 1, str(tmp_path / "runs" / name / "seed_1"),
+        run = plan.Run(student, teacher, 1, str(tmp_path / "runs" / name / "seed_1"),
                                 None, ("python",))
         io_utils.write_json_atomic(os.path.join(run.run_dir, "metrics.json"), {
             "epochs": 7, "distillation": distillation,
             "eval": {"mnist": {"accuracy": accuracy, "ece": 0.125, "nll": None}}})
         runs.append(run)
-    experiment = reproduce_lib.Experiment(name="hand", model_gin_files={}, setups=[],
+    experiment = plan.Experiment(name="hand", model_gin_files={}, setups=[],
                                           recipe="modern")
     hparams.write_hparams_view(str(tmp_path), experiment, runs)
     experiments, sessions, scalar = read_tensorboard(str(tmp_path))

@@ -14,6 +14,7 @@ import pytest
 
 from tests.data.mnist_files import copy_of_mnist, rewrite_gz
 from tests.data.sva import linzen_fixture
+from tests.fake_runs import save_finished_run
 from tests.script_runner import gin_args, run_script
 from tests.tiny_runs import MLP_GIN, TINY_RUN_BINDINGS, run_in_process
 from tf_kdbias import cli
@@ -49,12 +50,10 @@ def assert_fails_in_process(capsys, folder, work, *fragments):
 
 
 def save_teacher(folder, num_classes=10):
-    """A run folder whose model.keras is a (tiny, untrained) MLP."""
+    """A finished run folder whose model.keras is a (tiny, untrained) MLP."""
     from tf_kdbias.models.mlp import build_mlp
 
-    os.makedirs(folder, exist_ok=True)
-    build_mlp(hidden_units=(8,), num_classes=num_classes).save(os.path.join(folder, "model.keras"))
-    return str(folder)
+    return save_finished_run(folder, build_mlp(hidden_units=(8,), num_classes=num_classes))
 
 
 # --- From the command line -------------------------------------------------
@@ -158,6 +157,15 @@ def test_teacher_run_without_checkpoint(tmp_path, data_dir, capsys):
     assert_fails_in_process(capsys, tmp_path, run, "has no model.keras", "Train it first")
 
 
+def test_teacher_run_killed_during_evaluation(tmp_path, data_dir, capsys):
+    """model.keras without metrics.json: the teacher never finished, so it does not teach."""
+    teacher = save_teacher(tmp_path / "teacher")
+    os.remove(os.path.join(teacher, "metrics.json"))
+    run = lambda: run_in_process(tmp_path / "student", data_dir, teacher_dir=teacher)
+    assert_fails_in_process(capsys, tmp_path / "student", run, "but no metrics.json",
+                            "Rerun its command")
+
+
 def test_teacher_and_student_with_different_output_shapes(tmp_path, data_dir, capsys):
     teacher = save_teacher(tmp_path / "teacher", num_classes=5)
     run = lambda: run_in_process(tmp_path / "student", data_dir, teacher_dir=teacher)
@@ -197,5 +205,5 @@ def test_unknown_corruption_name_when_generating(capsys, tmp_path, mnist_test):
 def test_export_of_a_run_without_checkpoint(tmp_path, capsys):
     (tmp_path / "run").mkdir()
     work = lambda: export_lib.export_saved_model(str(tmp_path / "run"), str(tmp_path / "export"))
-    assert_fails_in_process(capsys, tmp_path, work, "has no model.keras")
+    assert_fails_in_process(capsys, tmp_path, work, "has no metrics.json", "did not finish")
     assert not os.path.exists(tmp_path / "export")

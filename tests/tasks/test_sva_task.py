@@ -21,7 +21,8 @@ from tf_kdbias.data.sva.sources import GrammarSource, LinzenSimpleSource, Linzen
 from tf_kdbias.data.sva.vocabulary import BOS, UNK, UNK_ID, Vocabulary
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
-from tf_kdbias.tasks.sva import SvaClassificationTask, SvaLanguageModelTask
+from tf_kdbias.tasks.sva_classification import SvaClassificationTask
+from tf_kdbias.tasks.sva_language_model import SvaLanguageModelTask
 from tf_kdbias.models import sva
 
 TINY_SVA_BINDINGS = (
@@ -274,17 +275,17 @@ def write_fake_run(run_dir, source):
 
 
 def test_reproduce_adds_baseline_rows_and_paper_numbers_only_for_paper_data(tmp_path):
-    from tf_kdbias.reproduce import plan as reproduce_lib
+    from tf_kdbias.reproduce import plan, results
 
     data_dir = str(tmp_path / "data")
     LS.write_fixture(data_dir)
-    experiment = reproduce_lib.Experiment(
+    experiment = plan.Experiment(
         name="t", model_gin_files={"lstm": ["lstm.gin"]}, setups=[("lstm", None)],
         eval_sets=["linzen_simple/test"], paper_section="sva_classification")
-    runs = reproduce_lib.plan_runs(experiment, str(tmp_path / "w"), data_dir)
+    runs = plan.plan_runs(experiment, str(tmp_path / "w"), data_dir)
     write_fake_run(runs[0].run_dir, LinzenSimpleSource())
-    results = reproduce_lib.write_results(str(tmp_path / "w"), experiment, runs, None)
-    rows = {(r["student"], r["teacher"], r["metric"]): r for r in results["rows"]}
+    written = results.write_results(str(tmp_path / "w"), experiment, runs, None)
+    rows = {(r["student"], r["teacher"], r["metric"]): r for r in written["rows"]}
     shares = [LS.plural_share(k) for k in LS.TEST_LABELS]
     assert rows[("always_plural", None, "a_accuracy")]["mean"] == pytest.approx(np.mean(shares))
     assert rows[("always_singular", None, "balanced_a_accuracy")]["mean"] == 0.5
@@ -294,12 +295,12 @@ def test_reproduce_adds_baseline_rows_and_paper_numbers_only_for_paper_data(tmp_
     assert "No paper numbers" in markdown and "(0.977)" not in markdown
     assert "| always_plural | — | linzen_simple/test | a_accuracy |" in markdown
     # The full Linzen file is the paper's data: its numbers come back.
-    assert reproduce_lib.paper_applies(runs) is False
+    assert results.paper_applies(runs) is False
     os.remove(os.path.join(runs[0].run_dir, "sva_task.json"))
     json.dump({"task": "sva_classification", "source": LinzenSource().config()},
               open(os.path.join(runs[0].run_dir, "sva_task.json"), "w"))
-    assert reproduce_lib.paper_applies(runs) is True
-    assert reproduce_lib.paper_applies(
+    assert results.paper_applies(runs) is True
+    assert results.paper_applies(
         [dataclasses.replace(runs[0], run_dir=str(tmp_path / "none"))]) is True
 
 

@@ -4,7 +4,7 @@
 
 `<data.npz>` holds real MNIST images and labels. Each case builds the same
 models from the same seed twice and trains them once through Keras' `fit`
-fed by `pipeline.make_epoch_dataset` (what run_lib's standard engine does)
+fed by `pipeline.make_epoch_dataset` (what training.run's standard engine does)
 and once through `FusedFitter`, then saves both runs' final variables
 (`standard/...`, `fused/...`) and per-epoch logs, under `<case>/`. Case 'seeds' instead
 saves a vmapped group of seeds (`seeds/group/<seed>/...`) beside each seed
@@ -77,7 +77,7 @@ def make_trainer(case, seed):
 
 
 class Recorder:
-    """Per-epoch logs, as run_lib's EpochBackup keeps them."""
+    """Per-epoch logs, as training.run's EpochBackup keeps them."""
 
     def __new__(cls):
         import keras
@@ -161,16 +161,17 @@ def run_pair(case):
 
 def run_resume():
     """per_step trained by the fused engine in one go, and stopped after epoch 1
-    then resumed from its backup in a fresh trainer (as run_lib does)."""
+    then resumed from its backup in a fresh trainer (as training.run does)."""
     import tempfile
 
+    from tf_kdbias import rundir
     from tf_kdbias.training import resume
     from tf_kdbias.training.fused.engine import FusedFitter
     out = {}
     trainer, logits = make_trainer("per_step", SEEDS[0])
     out.update(snapshot("uninterrupted", trainer, fit_fused(trainer, logits, SEEDS[0])))
     with tempfile.TemporaryDirectory() as folder:
-        backup_dir = os.path.join(folder, resume.BACKUP_FOLDER)
+        backup_dir = os.path.join(folder, rundir.BACKUP_FOLDER)
         trainer, logits = make_trainer("per_step", SEEDS[0])
         train, validation = splits(logits)
         FusedFitter(trainer, train, BATCH, SEEDS[0], validation=validation).fit(

@@ -5,7 +5,7 @@ import numpy as np
 
 from tests.tiny_runs import TINY_RUN_BINDINGS, run_in_process
 from tf_kdbias.data.pipeline import make_epoch_dataset
-from tf_kdbias.training.run import comparable_metrics
+from tf_kdbias.rundir import comparable_metrics
 
 
 def test_same_seed_same_metrics_other_seed_other_run(tiny_run, tmp_path, data_dir):

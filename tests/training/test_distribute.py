@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tf_kdbias.training import distribute
 from tf_kdbias.errors import UserError
-from tf_kdbias.training.run import comparable_metrics
+from tf_kdbias.rundir import comparable_metrics
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,7 @@ def test_cached_batches_pair_each_view_with_its_logits(mnist_test):
 
 def test_a_model_alone_trains_on_mixups_soft_targets(mnist_test):
     gin.bind_parameter("FunctionMatching.enabled", True)
-    from tf_kdbias.tasks.base import MnistTask
+    from tf_kdbias.tasks.mnist import MnistTask
 
     loss, metrics = function_matching.alone_objective(MnistTask())
     keras.utils.set_random_seed(0)

@@ -160,7 +160,7 @@ def test_the_loop_is_named_and_auto_avoids_scanned_convolutions_on_a_cpu():
 
 def test_fused_engine_needs_jax_and_a_known_name():
     from tf_kdbias.errors import UserError
-    from tf_kdbias.training.run import TrainSettings
+    from tf_kdbias.training.settings import TrainSettings
 
     with pytest.raises(UserError, match="KERAS_BACKEND=jax"):
         TrainSettings(epochs=1, engine="fused")  # This process runs TensorFlow.
@@ -198,13 +198,11 @@ def save_teacher(folder):
     """
     import keras
 
-    from tf_kdbias.training.run import MODEL_FILE
+    from tests.fake_runs import save_finished_run
     from tf_kdbias.models.mlp import build_mlp
 
     keras.utils.set_random_seed(5)
-    os.makedirs(folder)
-    build_mlp(hidden_units=(32,), dropout=0.3, name="teacher").save(
-        os.path.join(folder, MODEL_FILE))
+    save_finished_run(folder, build_mlp(hidden_units=(32,), dropout=0.3, name="teacher"))
 
 
 def test_fused_runs_write_what_standard_runs_write(tmp_path, data_dir):

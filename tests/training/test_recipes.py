@@ -10,7 +10,7 @@ import pytest
 
 from tests.script_runner import run_script
 from tf_kdbias import gin_utils
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import plan
 
 # One short epoch of the MLP table's two cheapest setups on a slice of MNIST.
 TINY_TABLE = (
@@ -30,8 +30,8 @@ def clean_gin():
 
 def test_paper_gin_plans_the_authors_recipe(tmp_path):
     gin_utils.parse_gin(["gin_configs/mnist_c/paper.gin"], [])
-    experiment = reproduce_lib.Experiment()
-    runs = reproduce_lib.plan_runs(experiment, str(tmp_path), None)
+    experiment = plan.Experiment()
+    runs = plan.plan_runs(experiment, str(tmp_path), None)
     assert experiment.num_seeds == 4 and len(runs) == 6 * 4
     for run in runs:
         files = [a.split("=", 1)[1] for a in run.command if a.startswith("--gin_file=")]

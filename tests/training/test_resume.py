@@ -9,10 +9,11 @@ import pytest
 
 from tests.tiny_runs import (TINY_RUN_BINDINGS, kill_after_first_backup,
                                          run_in_process, start_train_script)
+from tf_kdbias import rundir
 from tf_kdbias.errors import UserError
-from tf_kdbias.reproduce import plan as reproduce_lib
+from tf_kdbias.reproduce import execute, plan
 from tf_kdbias.training import resume
-from tf_kdbias.training.run import NON_REPRODUCIBLE_FIELDS, comparable_metrics
+from tf_kdbias.rundir import NON_REPRODUCIBLE_FIELDS, comparable_metrics
 
 
 def trajectory_files(run_dir):
@@ -39,7 +40,7 @@ def test_sigkilled_train_script_resumes_to_the_uninterrupted_metrics(
     after = trajectory_files(run_dir)
     assert {k: after[k] for k in written_before} == written_before
     assert sorted(after) == [f"epoch_000{e}.weights.h5" for e in range(4)]
-    assert not os.path.exists(os.path.join(run_dir, resume.BACKUP_FOLDER))
+    assert not os.path.exists(os.path.join(run_dir, rundir.BACKUP_FOLDER))
 
 
 def test_equal_means_equal_except_timing_and_provenance(tiny_run):
@@ -86,14 +87,14 @@ def test_a_backup_of_another_config_is_discarded(tmp_path, capsys):
 
 def test_reproduce_skips_finished_runs_and_resumes_interrupted_ones(tmp_path, capsys):
     def run(name):
-        return reproduce_lib.Run("mlp", None, 0, str(tmp_path / name), None,
+        return plan.Run("mlp", None, 0, str(tmp_path / name), None,
                                  (sys.executable, "-c", f"print('ran {name}')"))
 
     finished, interrupted, fresh = run("finished"), run("interrupted"), run("fresh")
     os.makedirs(finished.run_dir)
     open(os.path.join(finished.run_dir, "metrics.json"), "w").close()
-    write_backup(os.path.join(interrupted.run_dir, resume.BACKUP_FOLDER), 1)
-    reproduce_lib.execute_runs([finished, interrupted, fresh])
+    write_backup(os.path.join(interrupted.run_dir, rundir.BACKUP_FOLDER), 1)
+    execute.execute_runs([finished, interrupted, fresh])
     out = capsys.readouterr().out
     assert "[1/3] mlp seed 0: finished already, skipped" in out
     assert "[2/3] mlp seed 0: resuming an interrupted run" in out

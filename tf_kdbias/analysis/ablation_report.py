@@ -1,4 +1,4 @@
-"""results.md tables and the bar figure of a recipe ablation (experiments/ablation.py)."""
+"""results.md tables and the bar figure of a recipe ablation (reproduce/ablation.py)."""
 
 from typing import Dict, List, Optional
 

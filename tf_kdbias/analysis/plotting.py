@@ -7,7 +7,8 @@ import matplotlib
 matplotlib.use("Agg")  # Analyses run on servers without a display.
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tf_kdbias.analysis.workdir import SETUP_ORDER, parse_setup  # noqa: E402
+from tf_kdbias.analysis.workdir import SETUP_ORDER  # noqa: E402
+from tf_kdbias.rundir import parse_setup  # noqa: E402
 
 _PALETTE = plt.get_cmap("tab10").colors
 DPI = 110

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from tf_kdbias import io_utils
+from tf_kdbias import io_utils, rundir
 from tf_kdbias.analysis import (behaviour, calibration_plots, interpolation, mds,
                                 representations, robustness, similarity, trajectories, transfer)
 from tf_kdbias.analysis.workdir import RunInfo, list_runs, run_task, setup_label, teacher_run
@@ -147,7 +147,8 @@ def similarity_summary(runs: Sequence[RunInfo], matrices: Dict[str, np.ndarray])
             j = index[teacher.name]
             own_teacher[run.name] = {"teacher": teacher.name,
                                      **{m: float(matrices[m][i, j]) for m in matrices}}
-    references = [s for s in dict.fromkeys(r.setup for r in runs) if "_to_" not in s]
+    references = [s for s in dict.fromkeys(r.setup for r in runs)
+                  if rundir.parse_setup(s)[1] is None]  # Setups trained alone.
     # Run k of every setup against run k of a reference setup: for 'cnn' this
     # is exactly the teacher of cnn_to_*/seed_k, so all setups share a yardstick.
     same_seed = {}
@@ -205,6 +206,7 @@ def _analyse_trajectories(runs, images, settings, out_dir, figures) -> Dict:
 
 def _analyse_calibration(runs, labels_by_set, logits_by_set, out_dir, figures) -> Dict:
     """Reliability bins per eval set and setup; one figure per eval set."""
+    _log("Reliability diagrams")
     result = {}
     for eval_set, logits in logits_by_set.items():
         diagrams = {}
@@ -230,6 +232,7 @@ def _training_subsets(data_dir, settings) -> Dict[str, np.ndarray]:
 def _analyse_basins(runs, eval_subset: ImageSplit, settings, data_dir, out_dir, figures) -> Dict:
     """Interpolation paths and barriers of the chosen pairs, on a training
     subset and on the eval subset; adds 'interpolation' to `figures`."""
+    _log("Basins")
     if settings.pair_mode == "none":
         return {}
     pairs = interpolation.choose_pairs(runs, settings.pair_mode)
@@ -280,6 +283,49 @@ def write_tensorboard_images(figures: Dict[str, str], logdir: str) -> None:
     writer.close()
 
 
+def _analyse_similarity(runs, features, settings: AnalysisSettings, num_examples: int,
+                        out_dir: str, figures: Dict[str, str]):
+    """(similarity matrix per measure, MDS embedding per measure); draws the MDS figure."""
+    _log("Similarity matrices")
+    matrices = {m: similarity.pairwise_similarity(features, similarity.SIMILARITIES[m])
+                for m in MEASURES}
+    embeddings = {m: mds.embed(mds.dissimilarity_from_similarity(matrices[m]), seed=settings.seed)
+                  for m in MEASURES}
+    figures["mds_runs"] = mds.plot_runs(
+        {MEASURE_LABELS[m]: embeddings[m]["coordinates"] for m in ("rsa", "linear_cka")},
+        runs, os.path.join(out_dir, "mds_runs.png"),
+        title=f"Penultimate layer on {num_examples} examples of {settings.eval_set}")
+    return matrices, embeddings
+
+
+def _analyse_transfer(runs, logits, eval_data, settings: AnalysisSettings, transfer_sets,
+                      out_dir: str, figures: Dict[str, str]):
+    """(agreement and transfer scores or None, the 15-corruption profile or None)."""
+    transfer_result = profile = None
+    if transfer_sets:
+        _log(f"Agreement and transfer scores on {len(transfer_sets)} eval sets")
+        transfer_result = transfer.transfer_analysis(
+            runs, {n: logits[n] for n in transfer_sets},
+            {n: eval_data[n].labels for n in transfer_sets},
+            samples=settings.bootstrap_samples, level=settings.confidence_level,
+            seed=settings.seed)
+    if settings.robustness:
+        _log("Robustness profile over the 15 MNIST-C corruptions")
+        profile = robustness.robustness_profile(runs, logits,
+                                                {n: d.labels for n, d in eval_data.items()})
+        figures["robustness"] = robustness.plot_profile(
+            profile, os.path.join(out_dir, "robustness.png"))
+    return transfer_result, profile
+
+
+def _load_eval_data(settings: AnalysisSettings, transfer_sets, data_dir) -> Dict:
+    """Every eval set some analysis reads, loaded once: {name: EvalSplit}."""
+    set_names = list(dict.fromkeys([settings.eval_set,
+                                    *expand_eval_sets(settings.calibration_sets), *transfer_sets,
+                                    *(robustness.EVAL_SETS if settings.robustness else ())]))
+    return {name: load_eval_set(name, data_dir) for name in set_names}
+
+
 def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
                     settings: Optional[AnalysisSettings] = None,
                     runs: Optional[Sequence[RunInfo]] = None) -> Dict:
@@ -296,51 +342,25 @@ def analyze_workdir(workdir: str, data_dir: Optional[str] = None,
     _check_settings(settings)
     runs = list(runs) if runs is not None else list_runs(workdir)
     _check_image_runs(runs)
-    out_dir = os.path.join(os.path.abspath(workdir), ANALYSIS_DIR)
-    figures: Dict[str, str] = {}
+    out_dir, figures = os.path.join(os.path.abspath(workdir), ANALYSIS_DIR), {}
     transfer_sets = expand_eval_sets(settings.transfer_sets)
-    set_names = list(dict.fromkeys([settings.eval_set,
-                                    *expand_eval_sets(settings.calibration_sets), *transfer_sets,
-                                    *(robustness.EVAL_SETS if settings.robustness else ())]))
-    eval_data = {name: load_eval_set(name, data_dir) for name in set_names}
+    eval_data = _load_eval_data(settings, transfer_sets, data_dir)
     subset = representations.seeded_subset(len(eval_data[settings.eval_set]),
                                             settings.num_examples, settings.seed)
     eval_subset = eval_data[settings.eval_set].take(subset)
 
     _log(f"Reading {len(runs)} runs")
     outputs = _model_outputs(runs, eval_data, subset, settings.eval_set)
-    _log("Similarity matrices")
-    matrices = {m: similarity.pairwise_similarity(outputs["features"], similarity.SIMILARITIES[m])
-                for m in MEASURES}
-    embeddings = {m: mds.embed(mds.dissimilarity_from_similarity(matrices[m]), seed=settings.seed)
-                  for m in MEASURES}
-    figures["mds_runs"] = mds.plot_runs(
-        {MEASURE_LABELS[m]: embeddings[m]["coordinates"] for m in ("rsa", "linear_cka")},
-        runs, os.path.join(out_dir, "mds_runs.png"),
-        title=f"Penultimate layer on {len(subset)} examples of {settings.eval_set}")
+    matrices, embeddings = _analyse_similarity(runs, outputs["features"], settings,
+                                               len(subset), out_dir, figures)
     trajectory = _analyse_trajectories(runs, eval_subset.images, settings, out_dir, figures)
-    _log("Reliability diagrams")
     calibration_sets = expand_eval_sets(settings.calibration_sets)
     calibration = _analyse_calibration(
         runs, {n: eval_data[n].labels for n in calibration_sets},
         {n: outputs["logits"][n] for n in calibration_sets}, out_dir, figures)
-    _log("Basins")
     basins = _analyse_basins(runs, eval_subset, settings, data_dir, out_dir, figures)
-    transfer_result = profile = None
-    if transfer_sets:
-        _log(f"Agreement and transfer scores on {len(transfer_sets)} eval sets")
-        transfer_result = transfer.transfer_analysis(
-            runs, {n: outputs["logits"][n] for n in transfer_sets},
-            {n: eval_data[n].labels for n in transfer_sets},
-            samples=settings.bootstrap_samples, level=settings.confidence_level,
-            seed=settings.seed)
-    if settings.robustness:
-        _log("Robustness profile over the 15 MNIST-C corruptions")
-        profile = robustness.robustness_profile(runs, outputs["logits"],
-                                                {n: d.labels for n, d in eval_data.items()})
-        figures["robustness"] = robustness.plot_profile(
-            profile, os.path.join(out_dir, "robustness.png"))
-
+    transfer_result, profile = _analyse_transfer(runs, outputs["logits"], eval_data, settings,
+                                                 transfer_sets, out_dir, figures)
     analysis = {
         "workdir": os.path.abspath(workdir),
         "settings": dataclasses.asdict(settings),

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from tf_kdbias.analysis.workdir import RunInfo
-from tf_kdbias.models import channel_maxout  # noqa: F401  Registers ChannelMaxout.
+from tf_kdbias.models import load_model
 from tf_kdbias.models.cnn import PENULTIMATE
 
 BATCH_SIZE = 500
@@ -14,7 +14,7 @@ BATCH_SIZE = 500
 
 def load_run_model(run: RunInfo) -> keras.Model:
     """The run's trained model, uncompiled. Nothing is ever saved back."""
-    return keras.saving.load_model(run.model_path, compile=False)
+    return load_model(run.model_path)
 
 
 def logits_and_penultimate(model: keras.Model, images: np.ndarray,

@@ -12,7 +12,7 @@ import numpy as np
 
 from tf_kdbias.analysis import plotting
 from tf_kdbias.analysis.workdir import RunInfo, read_metrics, setup_label
-from tf_kdbias.data.corruptions import CORRUPTION_NAMES
+from tf_kdbias.data.corruptions.registry import CORRUPTION_NAMES
 
 # The 15 corruptions of MNIST-C (its `identity` set is clean MNIST).
 CORRUPTIONS = tuple(c for c in CORRUPTION_NAMES if c != "identity")

@@ -33,7 +33,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tf_kdbias.analysis import behaviour
-from tf_kdbias.analysis.workdir import RunInfo, parse_setup, read_metrics, teacher_run
+from tf_kdbias.analysis.workdir import RunInfo, read_metrics, teacher_run
+from tf_kdbias.rundir import parse_setup
 
 DEFAULT_SAMPLES = 1000
 DEFAULT_LEVEL = 0.95

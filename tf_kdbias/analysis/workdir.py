@@ -1,21 +1,15 @@
 """The runs of a reproduce workdir (`W/runs/<setup>/seed_<k>/`), for analyses."""
 
 import dataclasses
-import glob
 import os
 import re
 from typing import List, Optional, Tuple
 
-from tf_kdbias import io_utils
+from tf_kdbias import rundir
 from tf_kdbias.errors import UserError
-
-MODEL_FILE = "model.keras"  # Same names as experiments.run_lib, which imports TF.
-METRICS_FILE = "metrics.json"
-TRAJECTORY_DIR = "trajectory"
 
 # Plot and table order; setups not listed here follow, sorted by name.
 SETUP_ORDER = ("cnn", "mlp", "cnn_to_mlp", "mlp_to_mlp", "cnn_to_cnn", "mlp_to_cnn")
-_SEED_DIR = re.compile(r"^seed_(\d+)$")
 _TRAJECTORY_FILE = re.compile(r"^epoch_(\d+)\.weights\.h5$")
 
 
@@ -49,20 +43,12 @@ class RunInfo:
 
     @property
     def model_path(self) -> str:
-        return os.path.join(self.run_dir, MODEL_FILE)
-
-
-def parse_setup(setup: str) -> Tuple[str, Optional[str]]:
-    """'cnn_to_mlp' -> ('mlp', 'cnn'); 'mlp' -> ('mlp', None): (student, teacher)."""
-    if "_to_" in setup:
-        teacher, student = setup.split("_to_", 1)
-        return student, teacher
-    return setup, None
+        return rundir.model_path(self.run_dir)
 
 
 def setup_label(setup: str) -> str:
     """A plot label: 'cnn_to_mlp' -> 'CNN→MLP', 'mlp' -> 'MLP'."""
-    student, teacher = parse_setup(setup)
+    student, teacher = rundir.parse_setup(setup)
     return student.upper() if teacher is None else f"{teacher.upper()}→{student.upper()}"
 
 
@@ -72,45 +58,41 @@ def setup_sort_key(setup: str):
 
 
 def list_runs(workdir: str) -> List[RunInfo]:
-    """Finished runs of `workdir`, in SETUP_ORDER then seed order.
+    """Finished runs of `workdir` (`rundir.is_finished`), in SETUP_ORDER then seed order.
 
-    A run folder without model.keras (unfinished or failed) is skipped with a
-    printed warning, so a partly finished table can still be analysed.
+    An unfinished run folder (still training, killed, or killed during its
+    evaluation) is skipped with a printed warning, so a partly finished
+    table can still be analysed.
 
     Raises:
       UserError: if the workdir has no finished run.
     """
-    runs_root = os.path.join(os.path.abspath(workdir), "runs")
     runs = []
-    for seed_dir in sorted(glob.glob(os.path.join(runs_root, "*", "seed_*"))):
-        match = _SEED_DIR.match(os.path.basename(seed_dir))
-        if not match or not os.path.isdir(seed_dir):
-            continue
-        setup = os.path.basename(os.path.dirname(seed_dir))
-        name = f"{setup}/{os.path.basename(seed_dir)}"
-        if not os.path.exists(os.path.join(seed_dir, MODEL_FILE)):
-            print(f"warning: skipping run {name}: it has no {MODEL_FILE} (unfinished?)",
+    for setup, seed_index, run_dir in rundir.seed_dirs(workdir):
+        name = rundir.run_name(setup, seed_index)
+        if not rundir.is_finished(run_dir):
+            print(f"warning: skipping run {name}: it has no {rundir.METRICS_FILE} (unfinished)",
                   flush=True)
             continue
-        student, teacher = parse_setup(setup)
-        runs.append(RunInfo(name, setup, student, teacher, int(match.group(1)), seed_dir))
+        student, teacher = rundir.parse_setup(setup)
+        runs.append(RunInfo(name, setup, student, teacher, seed_index, run_dir))
     if not runs:
+        runs_root = os.path.join(os.path.abspath(workdir), rundir.RUNS_FOLDER)
         raise UserError(
             f"No finished runs under {runs_root!r} (expected runs/<setup>/seed_<k>/"
-            f"{MODEL_FILE}). Point --workdir at a folder written by scripts/reproduce.py "
-            "and let its runs finish first.")
+            f"{rundir.METRICS_FILE}). Point --workdir at a folder written by "
+            "scripts/reproduce.py and let its runs finish first.")
     return sorted(runs, key=lambda r: (setup_sort_key(r.setup), r.seed_index))
 
 
 def read_metrics(run: RunInfo) -> dict:
-    """The run's metrics.json, or {} if it has none."""
-    path = os.path.join(run.run_dir, METRICS_FILE)
-    return io_utils.read_json(path) if os.path.exists(path) else {}
+    """The run's metrics.json."""
+    return rundir.read_metrics(run.run_dir)
 
 
 def run_task(run: RunInfo) -> str:
-    """The task the run trained on ('mnist' for runs older than task names)."""
-    return read_metrics(run).get("task", "mnist")
+    """The name of the task the run trained on."""
+    return rundir.task_name(run.run_dir)
 
 
 def teacher_run(run: RunInfo, runs: List[RunInfo]) -> Optional[RunInfo]:
@@ -130,7 +112,7 @@ def teacher_run(run: RunInfo, runs: List[RunInfo]) -> Optional[RunInfo]:
 
 def trajectory_checkpoints(run: RunInfo) -> List[Tuple[int, str]]:
     """(epoch, path) of the run's trajectory weight files, by epoch."""
-    folder = os.path.join(run.run_dir, TRAJECTORY_DIR)
+    folder = os.path.join(run.run_dir, rundir.TRAJECTORY_FOLDER)
     found = []
     if os.path.isdir(folder):
         for filename in os.listdir(folder):

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence
 
 import gin
 
-from tf_kdbias.data import corruptions
+from tf_kdbias.data.corruptions.registry import CORRUPTION_NAMES
 from tf_kdbias.data.mnist import ImageSplit, load_mnist_idx, load_mnist_tfds
 from tf_kdbias.data.mnist_c import load_mnist_c
 from tf_kdbias.data.paths import resolve_data_dir
@@ -18,15 +18,15 @@ def expand_eval_sets(names: Sequence[str]) -> List[str]:
     expanded = []
     for name in names:
         if name == "mnist_c/all":
-            expanded += [f"mnist_c/{c}" for c in corruptions.CORRUPTION_NAMES]
+            expanded += [f"mnist_c/{c}" for c in CORRUPTION_NAMES]
         elif name == "mnist" or (name.startswith("mnist_c/") and
-                                 name.split("/", 1)[1] in corruptions.CORRUPTION_NAMES):
+                                 name.split("/", 1)[1] in CORRUPTION_NAMES):
             expanded.append(name)
         else:
             raise UserError(
                 f"Unknown eval set {name!r}. Use 'mnist', 'mnist_c/all' or "
                 f"'mnist_c/<corruption>' with a corruption among "
-                f"{', '.join(corruptions.CORRUPTION_NAMES)}.")
+                f"{', '.join(CORRUPTION_NAMES)}.")
     return list(dict.fromkeys(expanded))
 
 

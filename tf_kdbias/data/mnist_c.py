@@ -6,7 +6,8 @@ from typing import Optional
 import numpy as np
 
 from tf_kdbias import io_utils
-from tf_kdbias.data import corruptions
+from tf_kdbias.data.corruptions import registry
+from tf_kdbias.data.corruptions.common import RELEASE_SEVERITY
 from tf_kdbias.data.mnist import ImageSplit, load_mnist_idx
 from tf_kdbias.data.paths import resolve_data_dir
 from tf_kdbias.errors import UserError
@@ -28,10 +29,10 @@ def _cache_path(key: str) -> str:
 def generate_mnist_c(test: ImageSplit, name: str, seed: int = 0,
                      severity: Optional[int] = None, show_progress: bool = True) -> ImageSplit:
     """Corrupts every test image with `name` (cached on disk by content key)."""
-    if name not in corruptions.CORRUPTION_NAMES:
+    if name not in registry.CORRUPTION_NAMES:
         raise UserError(f"Unknown MNIST-C corruption {name!r}; choose one of "
-                        f"{', '.join(corruptions.CORRUPTION_NAMES)}.")
-    severity = corruptions.RELEASE_SEVERITY.get(name, 1) if severity is None else severity
+                        f"{', '.join(registry.CORRUPTION_NAMES)}.")
+    severity = RELEASE_SEVERITY.get(name, 1) if severity is None else severity
     key = _cache_key(name, severity, seed, io_utils.digest_arrays(test.images))
     path = _cache_path(key)
     # A file made for another key, or damaged, is rebuilt below.
@@ -41,7 +42,7 @@ def generate_mnist_c(test: ImageSplit, name: str, seed: int = 0,
     if show_progress:
         print(f"Generating MNIST-C {name} (severity {severity}) for "
               f"{len(test)} images; cached at {path}", flush=True)
-    images = corruptions.corrupt_images(test.images, name, seed=seed, severity=severity)
+    images = registry.corrupt_images(test.images, name, seed=seed, severity=severity)
     io_utils.save_cache_atomic(path, key, images=images)
     return ImageSplit(images, test.labels)
 

@@ -13,7 +13,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY
+from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
 
 # Batches prepared ahead of the training step. One batch is a single gather,
 # far cheaper than a training step, so two are enough to never wait.

@@ -7,18 +7,12 @@ import keras
 from keras import ops
 
 from tf_kdbias.distill import losses
+from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY, TOP_K_INDICES, TOP_K_VALUES
 from tf_kdbias.distill.per_model_optimizer import PerModelOptimizer
 from tf_kdbias.distill.schedules import ScheduleError, ScheduleOrFloat, value_at, value_range
 from tf_kdbias.errors import UserError
 from tf_kdbias.metrics.last_value import LastValue
 
-# Key under which a dataset element carries precomputed teacher logits; the
-# model inputs then sit under INPUTS_KEY. Cached logits are an array, or for
-# large vocabularies a dict {TOP_K_VALUES: [..., k], TOP_K_INDICES: [..., k]}.
-TEACHER_LOGITS_KEY = "teacher_logits"
-INPUTS_KEY = "inputs"
-TOP_K_VALUES = "values"
-TOP_K_INDICES = "indices"
 
 
 def split_cached_inputs(x):

@@ -7,10 +7,10 @@ import keras
 import numpy as np
 
 from tf_kdbias import io_utils
-from tf_kdbias.distill.distiller import TOP_K_INDICES, TOP_K_VALUES
+from tf_kdbias.batch_format import TOP_K_INDICES, TOP_K_VALUES
+from tf_kdbias.distill.teacher_run import TeacherRun
 from tf_kdbias.errors import UserError
 
-CACHE_FOLDER = "logit_cache"
 CachedLogits = Union[np.ndarray, Dict[str, np.ndarray]]
 
 
@@ -29,19 +29,19 @@ def check_format(dtype: str, top_k: Optional[int]) -> None:
                                "every logit) or a whole number >= 1.")
 
 
-def cache_key(model_path: str, inputs: np.ndarray, dtype: str,
+def cache_key(checkpoint_digest: str, inputs: np.ndarray, dtype: str,
               top_k: Optional[int] = None) -> str:
     """Identifies the logits: teacher checkpoint bytes, input arrays, dtype, top-k.
 
     A retrained teacher or changed data/preprocessing gets a new key, so
     stale logits are never used.
     """
-    key = f"{io_utils.digest_file(model_path)}_{io_utils.digest_arrays(inputs)}_{dtype}"
+    key = f"{checkpoint_digest}_{io_utils.digest_arrays(inputs)}_{dtype}"
     return key if top_k is None else f"{key}_top{top_k}"
 
 
-def cache_path(teacher_dir: str, split_name: str, key: str) -> str:
-    return os.path.join(teacher_dir, CACHE_FOLDER, f"{split_name}_{key}.npz")
+def cache_path(teacher: TeacherRun, split_name: str, key: str) -> str:
+    return os.path.join(teacher.cache_dir, f"{split_name}_{key}.npz")
 
 
 def top_k_logits(logits: np.ndarray, k: int) -> Dict[str, np.ndarray]:
@@ -70,8 +70,8 @@ def _predict(teacher: keras.Model, inputs: np.ndarray, dtype: str, top_k: Option
             TOP_K_INDICES: np.concatenate([p[TOP_K_INDICES] for p in parts])}
 
 
-def teacher_logits(teacher: keras.Model, teacher_dir: str, model_path: str,
-                   split_name: str, inputs: np.ndarray, dtype: str = "float32",
+def teacher_logits(teacher: TeacherRun, split_name: str, inputs: np.ndarray,
+                   dtype: str = "float32",
                    batch_size: int = 1000, top_k: Optional[int] = None) -> CachedLogits:
     """Returns the teacher's logits on `inputs`, from cache when present.
 
@@ -85,15 +85,15 @@ def teacher_logits(teacher: keras.Model, teacher_dir: str, model_path: str,
     file) is recomputed, never trusted.
     """
     check_format(dtype, top_k)
-    key = cache_key(model_path, inputs, dtype, top_k)
-    path = cache_path(teacher_dir, split_name, key)
+    key = cache_key(teacher.digest, inputs, dtype, top_k)
+    path = cache_path(teacher, split_name, key)
     names = ["logits"] if top_k is None else [TOP_K_VALUES, TOP_K_INDICES]
     cached = io_utils.load_cache(path, key, names)
     if cached is not None and all(len(cached[n]) == len(inputs) for n in names):
         return cached["logits"] if top_k is None else {n: cached[n] for n in names}
     what = "teacher logits" if top_k is None else f"the teacher's top-{top_k} logits"
     print(f"Caching {what} for {split_name} ({len(inputs)} examples) at {path}", flush=True)
-    logits = _predict(teacher, inputs, dtype, top_k, batch_size)
+    logits = _predict(teacher.model, inputs, dtype, top_k, batch_size)
     if top_k is None:
         io_utils.save_cache_atomic(path, key, logits=logits)
     else:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tf_kdbias import io_utils
 from tf_kdbias.data import views
-from tf_kdbias.distill.teacher_cache import CACHE_FOLDER
+from tf_kdbias.distill.teacher_run import TeacherRun
 from tf_kdbias.errors import UserError
 
 DTYPE = "float16"
@@ -27,16 +27,16 @@ VIEW_CHUNK = 10000  # Views made at once when caching.
 LOGITS = "logits"
 
 
-def cache_key(model_path: str, images: np.ndarray, spec: views.ViewSpec,
+def cache_key(checkpoint_digest: str, images: np.ndarray, spec: views.ViewSpec,
               num_views: int) -> str:
     """Teacher checkpoint, training images, view settings and V, as one string."""
     settings = hashlib.sha256(json.dumps(spec.describe(), sort_keys=True).encode()).hexdigest()
-    return (f"{io_utils.digest_file(model_path)}_{io_utils.digest_arrays(images)}_"
+    return (f"{checkpoint_digest}_{io_utils.digest_arrays(images)}_"
             f"views{settings[:12]}_V{num_views}_{DTYPE}")
 
 
-def cache_path(teacher_dir: str, split_name: str, key: str) -> str:
-    return os.path.join(teacher_dir, CACHE_FOLDER, f"{split_name}_{key}.npz")
+def cache_path(teacher: TeacherRun, split_name: str, key: str) -> str:
+    return os.path.join(teacher.cache_dir, f"{split_name}_{key}.npz")
 
 
 def compute_view_logits(teacher: keras.Model, images: np.ndarray, spec: views.ViewSpec,
@@ -58,15 +58,14 @@ def compute_view_logits(teacher: keras.Model, images: np.ndarray, spec: views.Vi
     return np.stack(columns, axis=1)
 
 
-def view_logits(teacher: keras.Model, teacher_dir: str, model_path: str, split_name: str,
+def view_logits(teacher: TeacherRun, split_name: str,
                 images: np.ndarray, spec: views.ViewSpec, num_views: int,
                 batch_size: int = 1000) -> np.ndarray:
     """float16 [N, V, classes] teacher logits on the views, from cache when present.
 
     Args:
-      teacher: the frozen teacher (run in inference mode).
-      teacher_dir: the teacher's run folder; the cache goes in its logit_cache/.
-      model_path: the teacher checkpoint, whose bytes key the cache.
+      teacher: the teacher run (its model runs in inference mode; its
+        checkpoint digest keys the cache, which goes in its logit_cache/).
       split_name: e.g. 'train'.
       images: uint8 [N, 28, 28, 1], the whole training split.
       spec: how views are made.
@@ -76,13 +75,13 @@ def view_logits(teacher: keras.Model, teacher_dir: str, model_path: str, split_n
         raise UserError(f"FunctionMatching.cache_views={num_views!r}: use a whole number "
                         ">= 1 of cached views per example (32 on MNIST is ~35 MB), or None "
                         "for a live teacher.")
-    key = cache_key(model_path, images, spec, num_views)
-    path = cache_path(teacher_dir, split_name, key)
+    key = cache_key(teacher.digest, images, spec, num_views)
+    path = cache_path(teacher, split_name, key)
     cached = io_utils.load_cache(path, key, [LOGITS])
     if cached is not None and cached[LOGITS].shape[:2] == (len(images), num_views):
         return cached[LOGITS]
     print(f"Caching teacher logits on {num_views} views of each of {len(images)} "
           f"{split_name} examples at {path}", flush=True)
-    logits = compute_view_logits(teacher, images, spec, num_views, batch_size)
+    logits = compute_view_logits(teacher.model, images, spec, num_views, batch_size)
     io_utils.save_cache_atomic(path, key, **{LOGITS: logits})
     return logits

@@ -1,5 +1,5 @@
 """Agreement metrics: micro, distance (D) and attractor (A) accuracy,
-class-balanced accuracy, ECE, perplexity (SETUP.md, Scenario 1).
+class-balanced accuracy, ECE, perplexity (docs/PAPER_SETUP.md, "Scenario 1").
 
 - micro accuracy: over all examples.
 - D-accuracy: mean of the per-distance accuracies over distances 1..16.
@@ -28,14 +28,11 @@ import numpy as np
 from keras import ops
 
 from tf_kdbias.errors import UserError
-from tf_kdbias.metrics.calibration import ExpectedCalibrationError
+from tf_kdbias.metrics.calibration import PAPER_NUM_BINS, ExpectedCalibrationError
 
 MAX_ATTRACTORS = 4
 MAX_DISTANCE = 16
-ECE_BINS = 20  # SETUP.md: 20 bins for the binary SVA task.
-# The paper's own ECE estimator: equal-width bins so narrow that almost every
-# example sits in a bin of its own.
-PAPER_ECE_BINS = 1_000_000
+ECE_BINS = 20  # docs/PAPER_SETUP.md, "ECE": 20 bins for the binary SVA task.
 UNKNOWN = -1   # Marks a missing count or distance in the integer arrays.
 ATTRACTOR_GROUPS = tuple(range(MAX_ATTRACTORS + 1))
 # The two verb numbers (VBZ = 0, VBP = 1) the class-balanced accuracy averages.
@@ -128,7 +125,7 @@ def agreement_accuracies(correct: np.ndarray, n_intervening: np.ndarray,
       labels: int [N] verb numbers (0 singular, 1 plural) for the
         class-balanced accuracies, or None to leave them out.
       attractor_groups: the attractor counts A-accuracy averages over
-        (SETUP.md: 0..4).
+        (docs/PAPER_SETUP.md, "Scenario 1": 0..4).
 
     Returns:
       micro_accuracy, a_accuracy, d_accuracy, accuracy_attractors_<k>,
@@ -188,29 +185,21 @@ def binary_ece(logits: np.ndarray, labels: np.ndarray, num_bins: int = ECE_BINS)
 
 
 def binary_ece_paper(logits: np.ndarray, labels: np.ndarray,
-                     num_bins: int = PAPER_ECE_BINS) -> Optional[float]:
-    """ECE with `num_bins` (default 10^6) equal-width bins over the top
-    probability, as the paper's code computed it; None without examples.
-
-    Bin b holds confidences in [b/B, (b+1)/B) (the last one includes 1.0);
-    ECE = sum_b |sum of confidences in b - number right in b| / N. Per-bin
-    sums come from `np.bincount` over the occupied bins only, so 10^6 bins
-    cost no more than 20.
+                     num_bins: int = PAPER_NUM_BINS) -> Optional[float]:
+    """The paper's ECE: `binary_ece` with `num_bins` (default
+    `calibration.PAPER_NUM_BINS`, 10^6) equal-width bins, i.e. the one
+    estimator behind every task's `ece_paper` (float32 bin indices, as
+    tensorflow-probability computes them); None without examples.
 
     Args:
       logits: float [N, C] (C = 2 for the verb number).
       labels: int [N].
+      num_bins: equal-width bins over the top probability.
     """
-    logits = np.asarray(logits, np.float64)
+    logits = np.asarray(logits)
     if not len(logits):
         return None
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    probabilities = shifted / shifted.sum(axis=-1, keepdims=True)
-    confidence = probabilities.max(axis=-1)
-    correct = (probabilities.argmax(axis=-1) == np.asarray(labels)).astype(np.float64)
-    bins = np.minimum(np.floor(confidence * num_bins).astype(np.int64), num_bins - 1)
-    gap = np.bincount(bins, weights=confidence) - np.bincount(bins, weights=correct)
-    return float(np.abs(gap).sum() / len(logits))
+    return binary_ece(logits, labels, num_bins)
 
 
 def mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -26,7 +26,7 @@ def build_cnn(filters: Sequence[int] = (128, 64, 64),
               num_classes: int = 10,
               input_shape: Sequence[int] = (28, 28, 1),
               name: str = "cnn") -> keras.Model:
-    """Builds the max-out CNN of SETUP.md (Scenario 2).
+    """Builds the max-out CNN of the paper (docs/PAPER_SETUP.md, "Scenario 2").
 
     Each block is Conv2D 3x3 'valid' -> channel max-out -> BatchNorm -> ReLU
     -> MaxPool -> Dropout; then global average pooling (the layer named

@@ -49,7 +49,8 @@ def build_lstm_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                           recurrent_dropout: float = 0.0,
                           between_layer_dropout: Optional[float] = None,
                           l2: float = 0.0) -> keras.Model:
-    """The LSTM verb-number classifier of SETUP.md (2 x 256, last real token).
+    """The LSTM verb-number classifier of the paper (2 x 256, last real token;
+    docs/PAPER_SETUP.md, "Scenario 1").
 
     Embedding -> Dropout(input_dropout) -> LSTM x num_layers (Dropout
     (between_layer_dropout) between layers) -> the state after the last real
@@ -101,7 +102,8 @@ def build_lstm_lm(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                   input_dropout: float = 0.2,
                   hidden_dropout: float = 0.2,
                   name: str = "lstm_lm") -> keras.Model:
-    """The LSTM language model of SETUP.md with tied input/output embeddings.
+    """The LSTM language model of the paper with tied input/output embeddings
+    (docs/PAPER_SETUP.md, "Scenario 1").
 
     TiedEmbedding -> Dropout -> LSTM x num_layers (return sequences) ->
     Dropout -> the layer `penultimate` -> logits = h @ E^T + b over the
@@ -114,7 +116,7 @@ def build_lstm_lm(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
       num_layers: stacked LSTM layers.
       input_dropout: dropout on the embeddings.
       hidden_dropout: dropout between layers and before the output (our
-        choice: SETUP.md gives no LM dropout).
+        choice: docs/PAPER_SETUP.md, "Scenario 1", gives no LM dropout).
       name: model name.
 
     Example:

@@ -16,7 +16,7 @@ def build_mlp(hidden_units: Sequence[int] = (512, 128, 32),
               num_classes: int = 10,
               input_shape: Sequence[int] = (28, 28, 1),
               name: str = "mlp") -> keras.Model:
-    """Builds the MLP of SETUP.md (Scenario 2).
+    """Builds the MLP of the paper (docs/PAPER_SETUP.md, "Scenario 2").
 
     Flatten, then per hidden layer Dense -> ReLU -> BatchNorm -> Dropout, then
     a Dense layer named `logits`. The last hidden block's output is exposed as

@@ -1,4 +1,4 @@
-"""Transformer models for subject-verb agreement (SETUP.md, Scenario 1).
+"""Transformer models for subject-verb agreement (docs/PAPER_SETUP.md, "Scenario 1").
 
 - `build_transformer_classifier`: encoder, no causal mask, CLS at position 0.
 - `build_transformer_seq_classifier`: causal mask, reads the last real token.
@@ -77,12 +77,13 @@ def build_transformer_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
 
     Args:
       vocabulary_size: number of token ids.
-      hidden_dim: model width d (SETUP.md: 128).
-      num_layers: blocks (SETUP.md: 6).
-      num_heads: attention heads (SETUP.md: 8).
-      embedding_dropout: dropout on the embeddings (SETUP.md: 0.2).
-      residual_dropout: dropout on each residual branch (SETUP.md: 0.4).
-      attention_dropout: dropout on attention probabilities (SETUP.md: 0.6).
+      hidden_dim: model width d (docs/PAPER_SETUP.md, "Scenario 1": 128).
+      num_layers: blocks (docs/PAPER_SETUP.md, "Scenario 1": 6).
+      num_heads: attention heads (docs/PAPER_SETUP.md, "Scenario 1": 8).
+      embedding_dropout: dropout on the embeddings (docs/PAPER_SETUP.md, "Scenario 1": 0.2).
+      residual_dropout: dropout on each residual branch (docs/PAPER_SETUP.md, "Scenario 1": 0.4).
+      attention_dropout: dropout on attention probabilities (docs/PAPER_SETUP.md,
+        "Scenario 1": 0.6).
       max_length: longest input, CLS included.
       num_classes: number of logits.
       name: model name.
@@ -132,7 +133,8 @@ def build_transformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_S
                                      l2: float = 0.0) -> keras.Model:
     """Causal Transformer classifier read at the last real token (`<eos>`).
 
-    Args: as `build_transformer_classifier` (SETUP.md sizes as defaults).
+    Args: as `build_transformer_classifier` (the sizes of docs/PAPER_SETUP.md,
+    "Scenario 1", as defaults).
 
     Example:
 
@@ -159,7 +161,8 @@ def build_utransformer_seq_classifier(vocabulary_size: int = DEFAULT_VOCABULARY_
                                       name: str = "utransformer_seq",
                                       l2: float = 0.0) -> keras.Model:
     """Universal Transformer classifier: one causal block applied `num_layers`
-    times with shared weights, read at the last real token (SETUP.md: d=256).
+    times with shared weights, read at the last real token (docs/PAPER_SETUP.md,
+    "Scenario 1": d=256).
 
     Args: as `build_transformer_classifier`; `num_layers` counts applications
     of the one shared block.
@@ -188,7 +191,7 @@ def build_transformer_lm(vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
                          name: str = "transformer_lm",
                          tie_embeddings: bool = False,
                          l2: float = 0.0) -> keras.Model:
-    """GPT-2-style causal language model (SETUP.md: d=512; small: d=256).
+    """GPT-2-style causal language model (docs/PAPER_SETUP.md, "Scenario 1": d=512; small: d=256).
 
     Logits over the vocabulary at every position; the layer `penultimate` is
     the final-LayerNorm output. Layers and heads are our choice (6 and 8, as

@@ -3,7 +3,7 @@
 Each row is today's student recipe plus some bindings (or gin files); every
 row distils the same students (same seeds, paired across rows) from the same
 teachers, so rows differ by their bindings alone. Runs are ordinary
-train/distill runs executed by reproduce_lib, so they resume and skip like a
+train/distill runs executed by reproduce/execute.py, so they resume and skip like a
 reproduce table. Results: per (row, teacher, eval set) the students' accuracy,
 both ECEs and their final L1+L2 penalty, mean ± std over seeds.
 """
@@ -16,11 +16,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import gin
 import numpy as np
 
-from tf_kdbias import io_utils
+from tf_kdbias import io_utils, rundir
 from tf_kdbias.data.eval_sets import expand_any_eval_sets
 from tf_kdbias.errors import UserError
-from tf_kdbias.reproduce.plan import Run, derive_seed, script_command, summarize
-from tf_kdbias.training.run import METRICS_FILE, MODEL_FILE
+from tf_kdbias.reproduce.plan import Run, derive_seed, script_command
+from tf_kdbias.reproduce.results import summarize
 
 PENALTY = "l1_l2_penalty"
 REPORTED_METRICS = ("accuracy", "ece", "ece_paper", PENALTY)
@@ -92,12 +92,12 @@ def regularization_penalty(run_dir: str) -> float:
     """The final sum of a saved model's L1/L2 penalties (its `losses`)."""
     from tf_kdbias.models import load_model
 
-    model = load_model(os.path.join(run_dir, MODEL_FILE))
+    model = load_model(rundir.model_path(run_dir))
     return float(sum(float(np.asarray(loss)) for loss in model.losses))
 
 
 def _run_values(run_dir: str) -> Dict[str, Dict[str, float]]:
-    metrics = io_utils.read_json(os.path.join(run_dir, METRICS_FILE))
+    metrics = rundir.read_metrics(run_dir)
     penalty = regularization_penalty(run_dir)
     return {eval_set: {**{m: values.get(m) for m in REPORTED_METRICS if m != PENALTY},
                        PENALTY: penalty}
@@ -107,7 +107,7 @@ def _run_values(run_dir: str) -> Dict[str, Dict[str, float]]:
 def constant_guess_rows(eval_sets: Sequence[str], data_dir: Optional[str]) -> List[Dict]:
     """Accuracy of always answering the training set's most frequent class
     (MnistTask's constant guess, as reproduce tables report it)."""
-    from tf_kdbias.tasks.base import MnistTask
+    from tf_kdbias.tasks.mnist import MnistTask
 
     guess = MnistTask().baseline_metrics(data_dir, expand_any_eval_sets(eval_sets))
     return [{"row": "constant_guess", "teacher": None, "eval_set": name, "metric": "accuracy",

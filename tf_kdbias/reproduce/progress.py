@@ -1,16 +1,14 @@
 """What `scripts/reproduce.py` shows while a table runs: one progress bar over
 the runs (on a terminal) and one summary line per finished run."""
 
-import os
 import sys
 import time
 from typing import Dict, Optional, TextIO
 
 from tqdm import tqdm
 
-from tf_kdbias import io_utils
+from tf_kdbias import io_utils, rundir
 
-METRICS_FILE = "metrics.json"  # As experiments.run_lib writes it.
 # The headline metric of an eval set, the first of these its metrics have.
 HEADLINE_METRICS = ("accuracy", "micro_accuracy", "a_accuracy", "perplexity")
 
@@ -29,7 +27,7 @@ def format_duration(seconds: float) -> str:
 
 def eval_summary(run_dir: str) -> str:
     """'mnist accuracy 0.9812, mnist_c/translate accuracy 0.4301' from metrics.json."""
-    path = os.path.join(run_dir, METRICS_FILE)
+    path = rundir.metrics_path(run_dir)
     try:
         evals: Dict[str, Dict] = io_utils.read_json(path).get("eval") or {}
     except (OSError, ValueError, AttributeError):

@@ -21,11 +21,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import gin
 
-from tf_kdbias import io_utils
+from tf_kdbias import io_utils, rundir
 from tf_kdbias.errors import UserError
 from tf_kdbias.training import hparams
 
-CONFIG_FILE = "config.gin"  # As experiments.run_lib writes it.
 STALE_FOLDER = "stale_runs"
 GIN_FILE_FLAG = "--gin_file="
 GIN_BINDING_FLAG = "--gin_bindings="
@@ -84,9 +83,10 @@ def find_stale_runs(runs: Sequence) -> List[StaleRun]:
     for run in runs:
         if not run.finished:
             continue
-        recorded = io_utils.read_text(os.path.join(run.run_dir, CONFIG_FILE))
+        recorded = io_utils.read_text(os.path.join(run.run_dir, rundir.CONFIG_FILE))
         if recorded is None:
-            stale[run.run_dir] = StaleRun(run, f"it has no {CONFIG_FILE}, so its config is unknown")
+            stale[run.run_dir] = StaleRun(
+                run, f"it has no {rundir.CONFIG_FILE}, so its config is unknown")
             continue
         expected = command_config(run.command)
         if config_digest(recorded) != config_digest(expected):
@@ -141,11 +141,11 @@ def move_aside(stale: Sequence[StaleRun], workdir: str,
     stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
     moved = []
     for entry in stale:
-        name = os.path.relpath(entry.run.run_dir, os.path.join(workdir, "runs"))
+        name = os.path.relpath(entry.run.run_dir, os.path.join(workdir, rundir.RUNS_FOLDER))
         target = os.path.join(workdir, STALE_FOLDER, f"{name}.{stamp}")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.move(entry.run.run_dir, target)
-        for session in glob.glob(os.path.join(target, hparams.TENSORBOARD_DIR,
+        for session in glob.glob(os.path.join(target, rundir.TENSORBOARD_FOLDER,
                                               f"*{hparams.SESSION_SUFFIX}")):
             os.remove(session)
         moved.append(target)

@@ -1,8 +1,8 @@
 """Subject-verb agreement tasks: verb-number classification and language modelling.
 
 Both read a gin-selected `AgreementSource` (gin_configs/sva/source_*.gin),
-build the vocabulary from its train split, bind the vocabulary size into the
-SVA model builders, and evaluate on named sets:
+build the vocabulary from its train split, hand its size to the model
+builder (`model_kwargs`), and evaluate on named sets:
 
 - `sva/test`: the source's own test split;
 - `sva/linzen_testset`: the 7489 real sentences of <data_dir>/sva/linzen_testset
@@ -26,32 +26,23 @@ A run directory gets `vocab.txt` and `sva_task.json` (the source), from which
 import os
 from typing import Dict, List, Optional, Sequence
 
-import gin
 import keras
 import numpy as np
-from keras import ops
 
 from tf_kdbias import io_utils
 from tf_kdbias.data.sva import linzen_simple, testsets
-from tf_kdbias.data.sva.encoding import (AgreementMetadata, LanguageModelArrays,
-                                         classification_tokens, encode_classification,
-                                         encode_language_model)
-from tf_kdbias.data.sva.eval_set_names import (LINZEN_SIMPLE_ALL, LINZEN_SIMPLE_PREFIX,
-                                               attractor_groups, expand_sva_eval_sets,
-                                               linzen_simple_attractors)
+from tf_kdbias.data.sva.encoding import AgreementMetadata
+from tf_kdbias.data.sva.eval_set_names import (LINZEN_SIMPLE_PREFIX, attractor_groups,
+                                               expand_sva_eval_sets, linzen_simple_attractors)
 from tf_kdbias.data.sva.example import PLURAL, SINGULAR, AgreementExample
 from tf_kdbias.data.sva.sources import AgreementSource, GrammarSource, source_from_config
 from tf_kdbias.data.sva.tokens import normalize_words_tf
-from tf_kdbias.data.sva.vocabulary import BOS, EOS, PAD, UNK, UNK_ID, VOCAB_FILENAME, Vocabulary
-from tf_kdbias.distill import losses
+from tf_kdbias.data.sva.vocabulary import PAD, UNK, VOCAB_FILENAME, Vocabulary
 from tf_kdbias.errors import UserError
-from tf_kdbias.tasks.base import ArraySplit, Task, register_task
+from tf_kdbias.tasks.base import ArraySplit, Task
 from tf_kdbias.metrics import agreement
 
 TASK_FILE = "sva_task.json"
-CLASSIFIER_BUILDERS = ("build_lstm_classifier", "build_transformer_classifier",
-                       "build_transformer_seq_classifier", "build_utransformer_seq_classifier")
-LM_BUILDERS = ("build_lstm_lm", "build_transformer_lm")
 # Longest encoded input: the Transformers' position tables (128) minus the
 # classifier's CLS slot, with room to spare over the 72-token real sentences.
 DEFAULT_MAX_LENGTH = 100
@@ -60,31 +51,6 @@ LENGTH_STEP = 8
 # Constant guesses of the baseline rows: always one verb number, or the
 # training split's more frequent one.
 CONSTANT_GUESSES = ("always_plural", "always_singular", "train_majority")
-
-
-# Values this module bound, to tell them from a user's explicit binding.
-_BOUND_BY_TASK: Dict[str, int] = {}
-
-
-def bind_vocabulary_size(builders: Sequence[str], size: int) -> None:
-    """Tells the gin-configured model builders the vocabulary size.
-
-    The size is known only once the source is read, after gin parsing; the
-    binding also lands in operative_config.gin. A different explicit binding
-    is an error rather than silently overridden.
-    """
-    for builder in builders:
-        key = f"{builder}.vocabulary_size"
-        try:
-            bound = gin.query_parameter(key)
-        except ValueError:
-            bound = None
-        if bound is not None and bound != size and bound != _BOUND_BY_TASK.get(key):
-            raise UserError(f"{key} = {bound} is bound in gin but the task's vocabulary has "
-                            f"{size} tokens; remove the binding (the task sets it).")
-        with gin.unlock_config():
-            gin.bind_parameter(key, size)
-        _BOUND_BY_TASK[key] = size
 
 
 def _batch_predictor(model: keras.Model):
@@ -136,7 +102,6 @@ class SvaTask(Task):
     """
 
     name = "sva"
-    builders: Sequence[str] = ()
 
     def __init__(self, source: Optional[AgreementSource] = None,
                  max_length: int = DEFAULT_MAX_LENGTH, report_distance_groups: bool = False,
@@ -173,8 +138,12 @@ class SvaTask(Task):
     def load_training_splits(self, data_dir, seed):
         del seed  # The source fixes the data; the run seed drives weights and order.
         splits = self._load_source(data_dir)
-        bind_vocabulary_size(self.builders, len(self.vocabulary))
         return self.encode_split(splits["train"]), self.encode_split(splits["validation"])
+
+    def model_kwargs(self) -> Dict:
+        """The model builder's vocabulary size, known once the source is read."""
+        self._require_vocabulary()
+        return {"vocabulary_size": len(self.vocabulary)}
 
     def encode_split(self, examples: Sequence[AgreementExample]) -> ArraySplit:
         raise NotImplementedError
@@ -267,6 +236,30 @@ class SvaTask(Task):
     def load_assets(self, run_dir: str) -> None:
         self.vocabulary = Vocabulary.load(os.path.join(run_dir, VOCAB_FILENAME))
 
+    def _text_endpoint(self, model: keras.Model, run_dir: str, input_name: str,
+                       sentinel: str, sentinel_first: bool):
+        """(serve, signature): tf.string [None] raw texts, split on whitespace and
+        normalised like the training data, with `sentinel` put first (kept
+        within max_length from the start) or last (from the end), to the
+        model's float32 logits."""
+        import tensorflow as tf
+
+        lookup = self._string_lookup(model, run_dir)
+        max_length = self.max_length
+
+        def serve(texts):
+            words = normalize_words_tf(tf.strings.split(texts))
+            mark = tf.RaggedTensor.from_tensor(tf.fill(tf.stack([tf.shape(texts)[0], 1]),
+                                                       sentinel))
+            if sentinel_first:
+                tokens = tf.concat([mark, words], axis=1)[:, :max_length]
+            else:
+                tokens = tf.concat([words, mark], axis=1)[:, -max_length:]
+            ids = tf.cast(lookup(tokens).to_tensor(default_value=0), tf.int32)
+            return {"logits": tf.cast(model(ids, training=False), tf.float32)}
+
+        return serve, [tf.TensorSpec([None], tf.string, name=input_name)]
+
     def _string_lookup(self, model: keras.Model, run_dir: str):
         """A StringLookup with the run's ids (<pad> 0, <unk> 1, then the rest).
 
@@ -278,186 +271,3 @@ class SvaTask(Task):
                                            oov_token=UNK, name="vocabulary_lookup")
         model.vocabulary_lookup = lookup
         return lookup
-
-
-@register_task
-@gin.configurable
-class SvaClassificationTask(SvaTask):
-    """Verb-number classification: tokens before the verb, then `<eos>` at the
-    verb's position; label VBZ = 0, VBP = 1 (SETUP.md, Scenario 1).
-
-    Args: see `SvaTask`.
-
-    Example:
-
-    >>> task = SvaClassificationTask(GrammarSource(num_train=200, num_validation=20))
-    >>> train, validation = task.load_training_splits(None, seed=0)
-    >>> train.inputs.dtype, train.labels[:3]
-    (dtype('int32'), array([...], dtype=int32))
-    """
-
-    name = "sva_classification"
-    builders = CLASSIFIER_BUILDERS
-
-    def encode_split(self, examples):
-        inputs, labels = encode_classification(examples, self.vocabulary, self.max_length)
-        return ArraySplit(inputs, labels)
-
-    def evaluate(self, model, data_dir, eval_sets):
-        self._require_vocabulary()
-        results, logits = {}, {}
-        for name in self.expand_eval_sets(eval_sets):
-            examples = self.eval_examples(name, data_dir)
-            parts = [f"{LINZEN_SIMPLE_PREFIX}test_{k}" for k in linzen_simple_attractors(name)] \
-                if name == LINZEN_SIMPLE_ALL else []
-            if parts and all(p in logits for p in parts):
-                # linzen_simple/test is the five files in order: reuse their logits.
-                logits[name] = np.concatenate([logits[p] for p in parts])
-            else:
-                logits[name] = self.predict_logits(model, examples)
-            results[name] = self.metrics_of_logits(logits[name], examples, name)
-        return results
-
-    def predict_logits(self, model, examples) -> np.ndarray:
-        """float32 [N, 2] logits of the examples."""
-        rows = [self.vocabulary.encode(classification_tokens(e)[-self.max_length:])
-                for e in examples]
-        return np.stack(predict_by_length(model, rows, self.batch_size)).astype(np.float32)
-
-    def metrics_of_logits(self, logits, examples, eval_set: str = "sva/test"):
-        labels = np.array([e.label for e in examples], np.int32)
-        metrics = self._accuracies(np.argmax(logits, axis=-1) == labels, examples, eval_set)
-        metrics["ece"] = agreement.binary_ece(logits, labels)
-        metrics["ece_paper"] = agreement.binary_ece_paper(logits, labels)
-        metrics["nll"] = agreement.mean_nll(logits, labels)
-        return metrics
-
-    def evaluate_examples(self, model, examples, eval_set="sva/test"):
-        return self.metrics_of_logits(self.predict_logits(model, examples), examples, eval_set)
-
-    def serving_endpoint(self, model, run_dir):
-        """tf.string [None] raw prefixes (whitespace-tokenised words before the
-        verb) -> {'logits': float32 [None, 2]} (0 = singular, 1 = plural)."""
-        import tensorflow as tf
-
-        lookup = self._string_lookup(model, run_dir)
-        max_length = self.max_length
-
-        def serve(prefixes):
-            # Lower-cased like the training data, POS placeholders (NNS, ...) kept.
-            words = normalize_words_tf(tf.strings.split(prefixes))
-            eos = tf.RaggedTensor.from_tensor(
-                tf.fill(tf.stack([tf.shape(prefixes)[0], 1]), EOS))
-            tokens = tf.concat([words, eos], axis=1)[:, -max_length:]
-            ids = tf.cast(lookup(tokens).to_tensor(default_value=0), tf.int32)
-            return {"logits": tf.cast(model(ids, training=False), tf.float32)}
-
-        return serve, [tf.TensorSpec([None], tf.string, name="prefixes")]
-
-
-@register_task
-@gin.configurable
-class SvaLanguageModelTask(SvaTask):
-    """Next-token prediction on `<bos> sentence <eos>`; agreement is right
-    when the correct verb form's logit beats the wrong form's at the verb.
-
-    Examples whose correct or wrong form is out of vocabulary (or unknown)
-    are not scored; `count_scored` says how many were.
-
-    Args: see `SvaTask`.
-    """
-
-    name = "sva_lm"
-    builders = LM_BUILDERS
-
-    def _require_sentences(self):
-        if not self.source.has_sentences:
-            raise UserError(f"The {self.source.name} source holds only the words before the "
-                            "verb, not whole sentences: a language model cannot train on it. "
-                            "Use it with the classifiers (lstm.gin, transformer*.gin).")
-
-    def expand_eval_sets(self, names):
-        expanded = super().expand_eval_sets(names)
-        sets_without_sentences = [n for n in expanded if n.startswith(LINZEN_SIMPLE_PREFIX)]
-        if sets_without_sentences:
-            raise UserError(f"{', '.join(sets_without_sentences)} hold only the words before "
-                            "the verb: no language-model scoring. Evaluate the LM on sva/... "
-                            "sets, or those sets with a classifier.")
-        return expanded
-
-    def load_training_splits(self, data_dir, seed):
-        self._require_sentences()
-        return super().load_training_splits(data_dir, seed)
-
-    def training_loss(self):
-        # Averages over real tokens only (sample weights mark them).
-        return keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight")
-
-    def encode_split(self, examples):
-        arrays = encode_language_model(examples, self.vocabulary, self.max_length)
-        return ArraySplit(arrays.inputs, arrays.labels, arrays.weights)
-
-    @staticmethod
-    def _scored_mask(arrays: LanguageModelArrays) -> np.ndarray:
-        """Examples whose two verb forms are in the vocabulary and whose verb
-        was not cut off by max_length."""
-        lengths = (arrays.inputs != 0).sum(axis=1)  # Right padding, id 0.
-        return ((arrays.correct_ids != UNK_ID) & (arrays.wrong_ids != UNK_ID)
-                & (arrays.verb_positions < lengths))
-
-    def scored_examples(self, examples):
-        arrays = encode_language_model(examples, self.vocabulary, self.max_length)
-        return [e for e, keep in zip(examples, self._scored_mask(arrays)) if keep]
-
-    def evaluate_examples(self, model, examples, eval_set="sva/test"):
-        arrays = encode_language_model(examples, self.vocabulary, self.max_length)
-        rows = [row[row != 0] for row in arrays.inputs]  # Real tokens (right padding).
-        batch_size = max(1, self.batch_size // 8)  # [B, T, V] logits are large.
-        total_nll, num_tokens = 0.0, 0
-        verb_logits = np.zeros((len(rows), 2), np.float32)
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        for start in range(0, len(rows), batch_size):
-            index = order[start:start + batch_size]
-            logits = np.asarray(model(arrays.inputs[index][:, :max(len(rows[i]) for i in index)],
-                                      training=False), np.float32)
-            labels = arrays.labels[index][:, :logits.shape[1]]
-            weights = arrays.weights[index][:, :logits.shape[1]]
-            nll = losses.sparse_cross_entropy(labels, logits)
-            total_nll += float(ops.sum(nll * weights))
-            num_tokens += int(weights.sum())
-            positions = np.minimum(arrays.verb_positions[index], logits.shape[1] - 1)
-            at_verb = logits[np.arange(len(index)), positions]
-            verb_logits[index, 0] = at_verb[np.arange(len(index)), arrays.correct_ids[index]]
-            verb_logits[index, 1] = at_verb[np.arange(len(index)), arrays.wrong_ids[index]]
-        scored = self._scored_mask(arrays)
-        scored_examples = [e for e, keep in zip(examples, scored) if keep]
-        metrics = self._accuracies(verb_logits[scored, 0] > verb_logits[scored, 1],
-                                   scored_examples, eval_set)
-        metrics["count"], metrics["count_scored"] = len(examples), int(scored.sum())
-        # ECE of the two-way choice, "class 0" being the correct form.
-        metrics["ece"] = (agreement.binary_ece(verb_logits[scored], np.zeros(scored.sum()))
-                          if scored.any() else None)
-        metrics["ece_paper"] = agreement.binary_ece_paper(verb_logits[scored],
-                                                          np.zeros(scored.sum()))
-        metrics["perplexity"] = agreement.perplexity(total_nll, num_tokens)
-        return metrics
-
-    def serving_endpoint(self, model, run_dir):
-        """tf.string [None] raw sentences -> {'logits': [None, T, vocabulary]}
-        of `<bos> sentence` (position t predicts word t)."""
-        import tensorflow as tf
-
-        lookup = self._string_lookup(model, run_dir)
-        max_length = self.max_length
-
-        def serve(sentences):
-            words = normalize_words_tf(tf.strings.split(sentences))
-            bos = tf.RaggedTensor.from_tensor(
-                tf.fill(tf.stack([tf.shape(sentences)[0], 1]), BOS))
-            tokens = tf.concat([bos, words], axis=1)[:, :max_length]
-            ids = tf.cast(lookup(tokens).to_tensor(default_value=0), tf.int32)
-            return {"logits": tf.cast(model(ids, training=False), tf.float32)}
-
-        return serve, [tf.TensorSpec([None], tf.string, name="sentences")]
-

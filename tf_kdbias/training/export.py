@@ -2,29 +2,25 @@
 
 import os
 
+from tf_kdbias import rundir
 from tf_kdbias.errors import UserError
-from tf_kdbias import io_utils
-from tf_kdbias.training.run import METRICS_FILE, MODEL_FILE
-from tf_kdbias.tasks.base import task_by_name
+from tf_kdbias.tasks.base import Task, task_by_name
 
 
 def load_run_model(run_dir: str):
-    """The finished model of a run; a run without one is an error."""
+    """The model of a finished run; an unfinished run is an error."""
     from tf_kdbias.models import load_model
 
-    path = os.path.join(run_dir, MODEL_FILE)
-    if not os.path.exists(path):
-        raise UserError(f"Run {run_dir!r} has no {MODEL_FILE} to export or evaluate: "
-                        "the run did not finish. Rerun its train/distill command (it "
-                        "resumes) or pick a finished run.")
-    return load_model(path)
+    if not rundir.is_finished(run_dir):
+        raise UserError(f"Run {run_dir!r} has no {rundir.METRICS_FILE}: the run did not finish, "
+                        "so it has nothing to export or evaluate. Rerun its train/distill "
+                        "command (it resumes) or pick a finished run.")
+    return load_model(rundir.model_path(run_dir))
 
 
-def run_task(run_dir: str):
-    """The task a run was trained on (recorded in its metrics.json)."""
-    path = os.path.join(run_dir, METRICS_FILE)
-    name = io_utils.read_json(path).get("task", "mnist") if os.path.exists(path) else "mnist"
-    return task_by_name(name, run_dir)
+def run_task(run_dir: str) -> Task:
+    """The task a finished run was trained on, restored from its assets."""
+    return task_by_name(rundir.task_name(run_dir), run_dir)
 
 
 def export_saved_model(run_dir: str, export_dir: str) -> str:

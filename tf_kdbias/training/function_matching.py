@@ -26,7 +26,6 @@ Distiller (keras.ops) or in Keras' own categorical cross-entropy.
 """
 
 import dataclasses
-import os
 from typing import Dict, Optional, Tuple
 
 import gin
@@ -35,11 +34,11 @@ import numpy as np
 
 from tf_kdbias.data import pipeline, views
 from tf_kdbias.distill import teacher_cache, view_cache
-from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY, Distiller
+from tf_kdbias.distill.teacher_run import TeacherRun
+from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
+from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.errors import UserError
 
-# Same name as run_lib.MODEL_FILE (run_lib imports this module).
-_MODEL_FILE = "model.keras"
 
 
 @gin.configurable
@@ -84,7 +83,7 @@ def enabled() -> bool:
 
 
 def _run_seed() -> int:
-    from tf_kdbias.training.run import TrainSettings  # run_lib imports this module.
+    from tf_kdbias.training.settings import TrainSettings
     return TrainSettings().seed
 
 
@@ -107,8 +106,8 @@ def alone_objective(task) -> Tuple[keras.losses.Loss, list]:
             [keras.metrics.CategoricalAccuracy(name="accuracy")])
 
 
-def teacher_logits(trainer: Distiller, teacher: keras.Model, teacher_dir: Optional[str],
-                   train, validation, use_teacher_cache, cache_format) -> Dict:
+def teacher_logits(trainer: Distiller, teacher: Optional[TeacherRun], train, validation,
+                   use_teacher_cache, cache_format) -> Dict:
     """{"train": view logits [N, V, C] or None (live), "validation": logits or None}.
 
     The plain logit cache of the training images is never used here: the
@@ -134,13 +133,11 @@ def teacher_logits(trainer: Distiller, teacher: keras.Model, teacher_dir: Option
     if use_teacher_cache is False:
         raise UserError("FunctionMatching.cache_views is set but run_training."
                         "use_teacher_cache=False; unbind one of them.")
-    model_path = os.path.join(teacher_dir, _MODEL_FILE)
     dtype, top_k = cache_format
-    return {"train": view_cache.view_logits(teacher, teacher_dir, model_path, "train",
-                                            train.inputs, fm.spec(_run_seed()), fm.cache_views),
+    return {"train": view_cache.view_logits(teacher, "train", train.inputs,
+                                            fm.spec(_run_seed()), fm.cache_views),
             "validation": None if validation is None else teacher_cache.teacher_logits(
-                teacher, teacher_dir, model_path, "validation", validation.inputs,
-                dtype=dtype, top_k=top_k)}
+                teacher, "validation", validation.inputs, dtype=dtype, top_k=top_k)}
 
 
 def view_batches(images: np.ndarray, labels: np.ndarray, spec: views.ViewSpec,
@@ -232,7 +229,7 @@ def make_datasets(trainer: keras.Model, train, validation, teacher_logits: Dict,
 
 def fit(trainer: keras.Model, train, validation, teacher_logits: Dict, settings_, steps: int,
         first_epoch: int, callbacks, verbose) -> None:
-    """`run_lib._fit` on views: epochs `first_epoch` .. `settings_.epochs - 1`."""
+    """`training.run._fit` on views: epochs `first_epoch` .. `settings_.epochs - 1`."""
     train_ds, validation_ds = make_datasets(trainer, train, validation, teacher_logits,
                                             settings_, first_epoch)
     trainer.fit(train_ds, validation_data=validation_ds, epochs=settings_.epochs,

@@ -19,10 +19,8 @@ import glob
 import os
 from typing import Dict, List, Optional, Sequence
 
-from tf_kdbias import io_utils, tf_support
+from tf_kdbias import rundir, tf_support
 
-METRICS_FILE = "metrics.json"  # As experiments.run_lib writes it.
-TENSORBOARD_DIR = "tensorboard"
 EVAL_GROUP = "eval"  # Subfolder of a run's tensorboard/ with the final metrics.
 HPARAMS_DIR = "hparams"  # Under the workdir: the table's configuration.
 FINAL_SUFFIX = ".final"
@@ -118,15 +116,15 @@ def write_hparams_view(workdir: str, experiment, runs: Sequence, log=print) -> O
     finished = [run for run in runs if run.finished]
     evals = []
     for run in finished:
-        metrics = io_utils.read_json(os.path.join(run.run_dir, METRICS_FILE))
+        metrics = rundir.read_metrics(run.run_dir)
         evals.append(metrics.get("eval") or {})
-        tensorboard_dir = os.path.join(run.run_dir, TENSORBOARD_DIR)
+        tensorboard_dir = os.path.join(run.run_dir, rundir.TENSORBOARD_FOLDER)
         if not glob.glob(os.path.join(tensorboard_dir, EVAL_GROUP, f"*{FINAL_SUFFIX}")):
             log_final_metrics(tensorboard_dir, evals[-1], int(metrics.get("epochs") or 0))
         writer = _fresh_writer(tensorboard_dir, SESSION_SUFFIX)
         with writer.as_default():
             hp.hparams(run_hparams(run, recipe, metrics),
-                       trial_id=os.path.relpath(run.run_dir, os.path.join(workdir, "runs")))
+                       trial_id=os.path.relpath(run.run_dir, os.path.join(workdir, rundir.RUNS_FOLDER)))
         writer.close()
     config_dir = os.path.join(workdir, HPARAMS_DIR)
     writer = _fresh_writer(config_dir, SESSION_SUFFIX)

@@ -27,8 +27,8 @@ from typing import Dict, List, Optional
 import keras
 
 from tf_kdbias import io_utils
+from tf_kdbias.rundir import BACKUP_FOLDER
 
-BACKUP_FOLDER = "backup"
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainer.weights.h5"
 _EPOCH_FOLDER = re.compile(r"^epoch_(\d{4,})$")

@@ -31,7 +31,7 @@ SHOWN = ["count", "micro_accuracy", "balanced_accuracy", "a_accuracy", "balanced
 
 def source_baselines(source_gin, eval_sets, data_dir):
     parse_gin(["gin_configs/sva/lstm.gin", source_gin], [])
-    from tf_kdbias.experiments.sva_task import SvaClassificationTask
+    from tf_kdbias.tasks.sva_classification import SvaClassificationTask
     task = SvaClassificationTask()
     train, validation = task.load_training_splits(data_dir, seed=0)
     splits = {"train": len(train), "validation": len(validation),

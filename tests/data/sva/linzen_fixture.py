@@ -1,6 +1,6 @@
 """A hand-written file in the format of Linzen et al.'s agr_50_mostcommon_10K.tsv.
 
-Twelve valid rows (written by hand, columns as SETUP.md lists them) and five
+Twelve valid rows (written by hand, columns as docs/PAPER_SETUP.md lists them) and five
 malformed ones, one problem each. `fixture_text(copies)` repeats the valid
 rows so split sizes can be checked; the malformed rows come after the first
 copy, so their line numbers are fixed.

@@ -1,7 +1,7 @@
 """Agreement examples to padded id arrays for the two SVA objectives.
 
-- Classification (SETUP.md): the tokens before the verb, then `<eos>` at the
-  verb's position; label = verb number (VBZ = 0, VBP = 1). Prefixes longer
+- Classification (docs/PAPER_SETUP.md, "Scenario 1"): the tokens before the
+  verb, then `<eos>` at the verb's position; label = verb number (VBZ = 0, VBP = 1). Prefixes longer
   than `max_length` keep their last tokens (those nearest the verb).
 - Language modelling: `<bos> sentence <eos>`, inputs = all but the last
   token, labels = all but the first, weights = 1 on real tokens. The verb is

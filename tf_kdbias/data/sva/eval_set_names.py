@@ -14,7 +14,7 @@ LINZEN_SIMPLE_EVAL_SETS = tuple(f"{LINZEN_SIMPLE_PREFIX}test_{k}"
                                 for k in LINZEN_SIMPLE_ATTRACTORS) + (LINZEN_SIMPLE_ALL,)
 # Names routed to the SVA tasks by tools that see names before any task.
 SVA_EVAL_SET_PREFIXES = ("sva/", LINZEN_SIMPLE_PREFIX)
-# SETUP.md's A-accuracy groups; linzen_simple has no 0-attractor file.
+# The A-accuracy groups (docs/PAPER_SETUP.md, "Scenario 1"); linzen_simple has no 0-attractor file.
 DEFAULT_ATTRACTOR_GROUPS = (0, 1, 2, 3, 4)
 
 

@@ -45,7 +45,7 @@ class AgreementExample:
     @property
     def n_attractors(self) -> Optional[int]:
         """Attractor count, defined only when every intervening noun is one
-        (SETUP.md: n_intervening == n_diff_intervening)."""
+        (docs/PAPER_SETUP.md, "Scenario 1": n_intervening == n_diff_intervening)."""
         if self.n_intervening is None or self.n_intervening != self.n_diff_intervening:
             return None
         return self.n_intervening

@@ -1,7 +1,7 @@
 """Reading and validating Linzen et al. (2016) agreement rows.
 
 The file `agr_50_mostcommon_10K.tsv.gz` is a tab-separated table with a header
-naming 18 columns (SETUP.md, Scenario 1). Columns are looked up by name, so
+naming 18 columns (docs/PAPER_SETUP.md, "Scenario 1"). Columns are looked up by name, so
 their order does not matter; every row is validated, and bad rows are
 reported by line number and skipped, up to a small fraction of the file.
 """
@@ -30,7 +30,7 @@ INT_COLUMNS = ("subj_index", "verb_index", "n_intervening", "n_diff_intervening"
 LINZEN_FILENAME = "agr_50_mostcommon_10K.tsv.gz"
 LINZEN_URL = "http://tallinzen.net/media/rnn_agreement/agr_50_mostcommon_10K.tsv.gz"
 SPLIT_SEED = 42
-# SETUP.md: 10% train, 1% validation, the rest (89%) test.
+# docs/PAPER_SETUP.md, "Scenario 1": 10% train, 1% validation, the rest (89%) test.
 SPLIT_FRACTIONS = (("train", 0.10), ("validation", 0.01))
 # How many bad rows are quoted in an error or warning.
 MAX_QUOTED_BAD_ROWS = 10
@@ -96,7 +96,8 @@ def iter_linzen_lines(lines: Iterable[str]) -> Iterator[Tuple[int, Optional[Row]
         raise UserError(
             f"The Linzen file's header lacks the columns {', '.join(missing)} (it has "
             f"{', '.join(header) or 'nothing'}). The file must start with a header row "
-            f"naming the 18 columns of SETUP.md: {', '.join(LINZEN_COLUMNS)}.")
+            f"naming the 18 columns of docs/PAPER_SETUP.md, 'Scenario 1': "
+            f"{', '.join(LINZEN_COLUMNS)}.")
     for raw in reader:
         try:
             yield reader.line_num, validate_row(raw), None
@@ -203,7 +204,8 @@ def tagged_verb_forms(rows: Sequence[Row]) -> Tuple[List[str], List[str]]:
 
 
 def inflection_table_from_rows(rows: Sequence[Row]) -> InflectionTable:
-    """SETUP.md's LM scoring needs the other form of each verb: built from data."""
+    """The LM scoring (docs/PAPER_SETUP.md, "Scenario 1") needs the other form
+    of each verb: built from data."""
     return InflectionTable.from_tagged_forms(*tagged_verb_forms(rows))
 
 

@@ -3,8 +3,8 @@
 The source file comes from `<data_dir>/sva/linzen2016/agr_50_mostcommon_10K.tsv.gz`
 (the manual dir) when present, otherwise it is downloaded from the original
 URL. Rows are validated (see `linzen.py`), shuffled with seed 42 and split
-10% train / 1% validation / 89% test (SETUP.md). The prepared dataset and its
-vocabulary (`vocab.txt`, built from the train split) go to the cache folder,
+10% train / 1% validation / 89% test (docs/PAPER_SETUP.md, "Scenario 1"). The
+prepared dataset and its vocabulary (`vocab.txt`, built from the train split) go to the cache folder,
 never the data dir, which may be read-only.
 """
 
@@ -174,7 +174,7 @@ def load_linzen_splits(data_dir: Optional[str] = None, download: bool = True,
     """Train/validation/test examples of the Linzen file and its vocabulary.
 
     Wrong verb forms come from an inflection table built from the train
-    split's POS tags (SETUP.md's LM scoring).
+    split's POS tags (the LM scoring of docs/PAPER_SETUP.md, "Scenario 1").
     """
     builder = prepare_builder(data_dir, download, max_bad_fraction,
                               max_bad_rows_always_allowed)

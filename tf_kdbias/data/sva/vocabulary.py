@@ -9,7 +9,7 @@ from tf_kdbias import io_utils
 from tf_kdbias.errors import UserError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
-# SETUP.md: specials first, so <pad> is id 0 (masked by every model).
+# docs/PAPER_SETUP.md, "Scenario 1": specials first, so <pad> is id 0 (masked by every model).
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
 VOCAB_FILENAME = "vocab.txt"

@@ -9,11 +9,11 @@ the trainer's own stateless `train_step` (Keras' JAX step, which calls the
 Distiller's `compute_loss`), so both engines compute the same math, batch by
 batch, in the same order (`engine.epoch_batches`).
 
-  engine.py  one run: `FusedFitter`, and `fit_run` used by run_lib.
+  engine.py  one run: `FusedFitter`, and `fit_run` used by training/run.py.
   seeds.py   runs that differ only by seed trained together (`jax.vmap`).
   flops.py   FLOPs per example and device peaks, for the benchmark.
 
-This module imports neither JAX nor TensorFlow: run_lib imports it on any
+This module imports neither JAX nor TensorFlow: training/settings.py imports it on any
 backend, to validate the setting and to register `fused_loop` with gin.
 """
 

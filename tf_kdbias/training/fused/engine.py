@@ -35,11 +35,11 @@ import keras
 import numpy as np
 
 from tf_kdbias.data import pipeline
-from tf_kdbias.distill.distiller import INPUTS_KEY, TEACHER_LOGITS_KEY
+from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
 from tf_kdbias.errors import UserError
 from tf_kdbias.training.fused import fused_loop
 
-# run_lib's standard path evaluates the validation split in batches of 1000.
+# training/run.py's standard path evaluates the validation split in batches of 1000.
 VALIDATION_BATCH_SIZE = 1000
 LOOPS = ("auto", "scan", "steps")
 
@@ -346,7 +346,7 @@ class FusedFitter:
 
 def fit_run(trainer: keras.Model, train, validation, teacher_logits: Dict, batch_size: int,
             seed: int, epochs: int, first_epoch: int, callbacks, verbose: int) -> None:
-    """run_lib's fused `_fit`: the run's splits (task ArraySplits) through `FusedFitter`.
+    """training/run.py's fused `_fit`: the run's splits (task ArraySplits) through `FusedFitter`.
 
     Args:
       trainer: the compiled model or Distiller.

@@ -17,9 +17,9 @@ backups into its own run directory.
 A seed of a group computes what the same seed computes alone, up to
 floating-point reassociation in XLA's batched kernels (tested).
 
-What is not here: run_lib still starts one run per process; a group runner
+What is not here: training/run.py still starts one run per process; a group runner
 (one process per setup) would build each seed's trainer and callbacks with
-run_lib's helpers and hand them to `SeedGroupFitter.fit`.
+training/run.py's helpers and hand them to `SeedGroupFitter.fit`.
 """
 
 from typing import Dict, List, Optional, Sequence

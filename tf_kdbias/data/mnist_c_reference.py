@@ -1,11 +1,16 @@
 """Independent reference implementation of the 15 MNIST-C corruptions.
 
-Used only to cross-check `tf_kdbias.data.corruptions`. It is written along a
-different code path on purpose: scikit-image's warp / Gaussian / HSV / Canny /
-salt-and-pepper, scipy's affine_transform, shift and correlate, scipy.stats
-for Poisson draws, and plain Python loops where the production code
-vectorises. It shares no code with the production module, only the parameter
-tables (transcribed separately from google-research/mnist-c, corruptions.py)
+An independent, slow, straight transcription of the official MNIST-C
+formulas (google-research/mnist-c), used only to cross-check our corruption
+code (`tf_kdbias.data.corruptions`): by tests/data/test_corruptions.py and
+scripts/crosscheck_mnist_c.py. Training and evaluation never use it. It needs
+scikit-image (the `test` extra of setup.py).
+
+It is written along a different code path on purpose: scikit-image's warp /
+Gaussian / HSV / Canny / salt-and-pepper, scipy's affine_transform, shift and
+correlate, scipy.stats for Poisson draws, and plain Python loops where the
+production code vectorises. It shares no code with the production package,
+only the parameter tables (transcribed separately from google-research/mnist-c, corruptions.py)
 and the output convention (clip to [0, 255], round half up, uint8).
 
 Random corruptions consume their generator differently from the production
