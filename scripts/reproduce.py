@@ -15,12 +15,10 @@ import time
 
 from absl import app, flags
 
+from tf_kdbias import cli, gin_utils
 from tf_kdbias.errors import UserError
-from tf_kdbias import cli
-from tf_kdbias import gin_utils
+from tf_kdbias.reproduce import execute, plan, results, staleness
 from tf_kdbias.training import hparams
-from tf_kdbias.reproduce import execute, plan, results
-from tf_kdbias.reproduce import staleness
 
 cli.define_gin_flags()
 cli.define_data_flag()
@@ -41,6 +39,12 @@ flags.DEFINE_bool("rerun_changed", False,
                   "Finished runs made with another config than this command gives them (e.g. "
                   "a binding changed since) are moved to <workdir>/stale_runs/ and trained "
                   "again. Without it, such runs stop the command with their names.")
+flags.DEFINE_bool("seed_groups", False,
+                  "Train the runs of each setup that differ only by seed together, as one "
+                  "vmapped program in one process (scripts/train_seed_group.py). Needs "
+                  "KERAS_BACKEND=jax and TrainSettings.engine = 'fused'; every run still "
+                  "gets its own folder and metrics.json. For GPUs, where one small run "
+                  "leaves the device idle.")
 flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS
 
@@ -54,7 +58,7 @@ def main(argv):
         experiment = plan.Experiment()
         data_dir = os.path.abspath(FLAGS.data_dir) if FLAGS.data_dir else None
         runs = plan.plan_runs(experiment, os.path.abspath(FLAGS.workdir), data_dir,
-                                       extra_bindings=FLAGS.gin_bindings)
+                              extra_bindings=FLAGS.gin_bindings)
         if FLAGS.list_commands:
             print("\n".join(plan.command_line(r) for r in runs))
             return
@@ -62,11 +66,12 @@ def main(argv):
         staleness.check_finished_runs(runs, os.path.abspath(FLAGS.workdir), FLAGS.rerun_changed)
         gin_utils.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings)  # The check parsed the runs'.
         if not FLAGS.results_only:
-            execute.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction)
+            execute.execute_runs(runs, FLAGS.parallel_runs, FLAGS.gpu_memory_fraction,
+                                 group_seeds=FLAGS.seed_groups)
         elif not any(run.finished for run in runs):
             raise UserError(f"No finished runs under {FLAGS.workdir}; nothing to tabulate.")
         results.write_results(FLAGS.workdir, experiment, runs,
-                                    None if FLAGS.results_only else time.time() - start)
+                              None if FLAGS.results_only else time.time() - start)
         hparams.write_hparams_view(os.path.abspath(FLAGS.workdir), experiment, runs)
         print(open(os.path.join(FLAGS.workdir, "results.md")).read())
 

@@ -595,7 +595,7 @@ def _reproduce_md_rows(path):
     rows = {}
     for line in _doc(path).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and " ± " in cells[4]:
+        if len(cells) == 7 and " ± " in cells[4] and cells[0] != "student":
             teacher = None if cells[1] == "—" else cells[1]
             rows[(cells[0], teacher, cells[2], cells[3])] = float(cells[4].split(" ± ")[0])
     return rows
@@ -613,12 +613,17 @@ GPU_TABLES = {"2000 (60)": "fronted_2k", "6000 (20)": "fronted_6k", "15000 (8)":
 
 @pytest.mark.parametrize("doc", ["docs/SVA.md", f"{SVA_GPU}/README.md"])
 def test_sva_gpu_table_matches_the_results_files(doc):
+    """The files hold 4 decimals, the docs 3: a cell may round either way at a tie."""
+    lines = _doc(doc).splitlines()
     for label, table in GPU_TABLES.items():
         scores = _gpu_a_accuracy(table)
-        cells = [f"{v:.3f}" for v in scores.values()]
-        cells[0] = f"**{cells[0]}**"
-        assert max(scores.values()) == scores["lstm"], table
-        assert f"| {label} | " + " | ".join(cells) + " |" in _doc(doc), (doc, label)
+        assert max(scores.values()) == scores["lstm"], table          # the bold LSTM cell
+        row = [line for line in lines if line.startswith(f"| {label} |")]
+        assert len(row) == 1, (doc, label)
+        cells = [c.strip().strip("*") for c in row[0].strip("|").split("|")[1:]]
+        assert len(cells) == len(scores), (doc, label)
+        for cell, value in zip(cells, scores.values()):
+            assert abs(float(cell) - value) <= 0.00055, (doc, label, cell, value)
 
 
 def test_sva_gpu_prose_matches_the_results_files():
@@ -637,8 +642,8 @@ def test_sva_gpu_prose_matches_the_results_files():
         scores = _gpu_a_accuracy(table)
         assert min(scores, key=scores.get) == "transformer", table  # "the CLS Transformer is the weakest"
         gaps += [scores["lstm"] - v for k, v in scores.items() if k != "lstm"]
-    assert min(gaps) >= 0 and f"(0-{max(gaps):.2f};" == "(0-0.05;"
-    _assert_quoted("where the gap closes (0-0.05;", sva, "docs/SVA.md")
+    assert min(gaps) >= 0                                           # "never behind"
+    _assert_quoted(f"where the gap closes (0-{max(gaps):.2f};", sva, "docs/SVA.md")
     plain = _gpu_a_accuracy("plain_40k").values()
     _assert_quoted(f"stays at {min(plain):.3f}-{max(plain):.3f} for everyone", sva, "docs/SVA.md")
     _assert_quoted(f"every model scores A-accuracy {min(plain):.3f}–{max(plain):.3f}", readme,
@@ -722,3 +727,13 @@ def test_benchmarks_doc_quotes_the_benchmark_report():
                    f"pipeline overhead {100 * ratios['pipeline_overhead']:.1f}%".replace("-", "−")):
         _assert_quoted(quoted, section, "docs/BENCHMARKS.md")
     assert all(t["met"] for t in report["targets"])              # "Every target is met."
+
+
+def test_relative_links_into_results_exist():
+    """Links from docs/*.md into results/ (relative to docs/) point at committed files."""
+    import re
+
+    docs = os.path.join(REPO_ROOT, "docs")
+    for name in (f for f in os.listdir(docs) if f.endswith(".md")):
+        for link in re.findall(r"\((results/[^)#\s]+)\)", _doc(os.path.join("docs", name))):
+            assert os.path.exists(os.path.join(docs, link)), f"docs/{name} cites missing {link}"

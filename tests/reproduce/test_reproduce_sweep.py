@@ -291,7 +291,7 @@ def test_progress_bar_over_runs_with_elapsed_time_and_estimate(tmp_path):
     stream = io.StringIO()
     bar = progress.RunProgress(3, stream=stream, show_bar=True)
     bar.start -= 60.0
-    bar.finished("[1/3] mlp seed 0", str(tmp_path), 60.0)
+    bar.finished("[1/3] mlp seed 0", [str(tmp_path)], 60.0)
     bar.close()
     text = stream.getvalue()
     assert "[1/3] mlp seed 0: done in 60 s · mnist accuracy 0.5000 · 1/3 done, 1 min 0 s " \

@@ -17,13 +17,14 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+import gin  # noqa: E402
 import keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from tests.tiny_runs import MLP_GIN  # noqa: E402
-from tf_kdbias.distill.teacher_cache import CACHE_FOLDER  # noqa: E402
-from tf_kdbias.training import distribute
-from tf_kdbias import gin_utils
+from tf_kdbias import gin_utils  # noqa: E402
+from tf_kdbias.distill.teacher_run import CACHE_FOLDER  # noqa: E402
+from tf_kdbias.training import distribute  # noqa: E402
 from tf_kdbias.training import run as run_lib  # noqa: E402
 
 BINDINGS = (
@@ -41,6 +42,7 @@ STRATEGIES = {"one_device": "make_strategy.name = 'default'",
               "mirrored": "make_strategy.name = 'mirrored'"}
 
 
+@gin.configurable
 def small_mlp():
     """No BatchNorm (per-replica statistics) and no dropout (per-replica masks):
     two replicas then compute what one device does, up to float rounding."""
@@ -52,9 +54,9 @@ def small_mlp():
 
 
 def run(run_dir, data_dir, strategy_binding, teacher_dir=None):
-    gin_utils.parse_gin([MLP_GIN], BINDINGS + (strategy_binding,))
-    metrics = run_lib.run_training(run_dir, data_dir=data_dir, teacher_dir=teacher_dir,
-                                   model_fn=small_mlp)
+    gin_utils.parse_gin([MLP_GIN], BINDINGS + (strategy_binding,
+                                               "run_training.model_fn = @small_mlp"))
+    metrics = run_lib.run_training(run_dir, data_dir=data_dir, teacher_dir=teacher_dir)
     metrics["replicas"] = distribute.make_strategy().num_replicas_in_sync
     return metrics
 

@@ -1,4 +1,9 @@
-"""Runs a planned table: each unfinished run in its own process, teachers first."""
+"""Runs a planned table: each unfinished run (or seed group) in its own process, teachers first.
+
+A job is a `plan.Run` or a `plan.SeedGroup`: it has a `command`, a `label`,
+the run folders it `writes`, the finished runs it `needs` (teachers) and a
+`log_path`.
+"""
 
 import os
 import signal
@@ -10,16 +15,12 @@ from tf_kdbias import rundir
 from tf_kdbias.errors import UserError
 from tf_kdbias.gin_utils import REPO_ROOT
 from tf_kdbias.reproduce import progress
-from tf_kdbias.reproduce.plan import Run, command_line
+from tf_kdbias.reproduce.plan import Run, command_line, seed_groups
 
 
-def _label(i: int, total: int, run: Run) -> str:
-    return f"[{i}/{total}] {run.setup} seed {run.seed_index}"
-
-
-def _announce(label: str, run: Run, say=print) -> None:
-    action = "resuming an interrupted run" if run.interrupted else "starting"
-    say(f"{label}: {action}\n  {command_line(run)}")
+def _announce(label: str, job, say=print) -> None:
+    action = "resuming an interrupted run" if job.interrupted else "starting"
+    say(f"{label}: {action}\n  {command_line(job)}")
 
 
 def _failure(labels: Sequence[str], where: str) -> UserError:
@@ -42,14 +43,18 @@ def run_environment(parallel_runs: int, gpu_memory_fraction: Optional[float]) ->
 
 
 def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
-                 gpu_memory_fraction: Optional[float] = None) -> None:
+                 gpu_memory_fraction: Optional[float] = None,
+                 group_seeds: bool = False) -> None:
     """Runs each unfinished run in its own process, teachers before their students.
 
     With `parallel_runs` > 1, up to that many processes run at once (a
     student starts once its teacher has finished); otherwise runs go one by
     one. Each run writes its output to `<run_dir>/log.txt` (the last lines
     are shown if it fails); the console gets one progress bar over the runs
-    (on a terminal) and one summary line per finished run.
+    (on a terminal) and one summary line per finished run. With
+    `group_seeds`, the unfinished runs of each setup train together in one
+    process (`plan.SeedGroup`; JAX backend, fused engine), which logs to
+    `runs/<setup>/seed_group_log.txt`.
     """
     if parallel_runs < 1:
         raise UserError(f"--parallel_runs={parallel_runs}: use 1 or more.")
@@ -57,13 +62,14 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
         raise UserError(f"--gpu_memory_fraction={gpu_memory_fraction}: use a share of the GPU's "
                         "memory in (0, 1], e.g. 0.9 / --parallel_runs.")
     env = run_environment(parallel_runs, gpu_memory_fraction)
-    todo = []
+    unfinished = []
     for i, run in enumerate(runs, 1):
-        label = _label(i, len(runs), run)
         if run.finished:
-            print(f"{label}: finished already, skipped", flush=True)
+            print(f"[{i}/{len(runs)}] {run.label}: finished already, skipped", flush=True)
         else:
-            todo.append((label, run))
+            unfinished.append(run)
+    jobs = seed_groups(unfinished) if group_seeds else unfinished
+    todo = [(f"[{i}/{len(jobs)}] {job.label}", job) for i, job in enumerate(jobs, 1)]
     bar = progress.RunProgress(len(todo))
     try:
         _execute_in_parallel(todo, parallel_runs, env, bar)
@@ -71,8 +77,8 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
         bar.close()
 
 
-def _teacher_finished(run: Run) -> bool:
-    return run.teacher_dir is None or rundir.is_finished(run.teacher_dir)
+def _teachers_finished(job) -> bool:
+    return all(rundir.is_finished(d) for d in job.needs)
 
 
 def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
@@ -81,20 +87,20 @@ def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
     bar = bar or progress.RunProgress(len(todo), show_bar=False)
     pending, running, failed = list(todo), {}, []
     while pending or running:
-        busy = {entry[4] for entry in running.values()}  # Run dirs still being written.
+        busy = {d for entry in running.values() for d in entry[4]}  # Being written.
         ready = [item for item in pending
-                 if item[1].teacher_dir not in busy and _teacher_finished(item[1])]
+                 if not busy.intersection(item[1].needs) and _teachers_finished(item[1])]
         while ready and len(running) < parallel_runs and not failed:
-            label, run = ready.pop(0)
-            pending.remove((label, run))
-            os.makedirs(run.run_dir, exist_ok=True)
-            log_path = os.path.join(run.run_dir, rundir.LOG_FILE)
-            _announce(label, run, bar.say)
-            bar.say(f"  output: {log_path}")
-            log = open(log_path, "a")
-            process = subprocess.Popen(run.command, cwd=REPO_ROOT, env=env, stdout=log,
+            label, job = ready.pop(0)
+            pending.remove((label, job))
+            for run_dir in job.writes:
+                os.makedirs(run_dir, exist_ok=True)
+            _announce(label, job, bar.say)
+            bar.say(f"  output: {job.log_path}")
+            log = open(job.log_path, "a")
+            process = subprocess.Popen(job.command, cwd=REPO_ROOT, env=env, stdout=log,
                                        stderr=subprocess.STDOUT)
-            running[process] = (label, log_path, log, time.time(), run.run_dir)
+            running[process] = (label, job.log_path, log, time.time(), job.writes)
         if failed and not running:
             break
         if not running and pending:
@@ -102,18 +108,19 @@ def _execute_in_parallel(todo, parallel_runs: int, env: Dict[str, str],
                             + ", ".join(label for label, _ in pending))
         time.sleep(poll_s)
         for process in [p for p in running if p.poll() is not None]:
-            label, log_path, log, start, run_dir = running.pop(process)
+            label, log_path, log, start, run_dirs = running.pop(process)
             log.close()
             if process.returncode == 0:
                 queue = (f"({len(running)} running, {len(pending)} waiting)"
                          if parallel_runs > 1 else "")
-                bar.finished(label, run_dir, time.time() - start, queue)
+                bar.finished(label, run_dirs, time.time() - start, queue)
             else:
                 failed.append(label)
                 bar.say(f"{label}: FAILED, {_exit_reason(process.returncode)}; last lines of "
                         f"{log_path}:\n{_tail(log_path)}")
     if failed:
-        raise _failure(failed, "see the log.txt of each in its run directory")
+        raise _failure(failed, "see the log.txt of each in its run directory, or a seed "
+                               "group's runs/<setup>/seed_group_log.txt")
 
 
 def _exit_reason(returncode: int) -> str:

@@ -63,7 +63,11 @@ class Experiment:
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One run of the table: its setup, seed index, folders and command."""
+    """One run of the table: its setup, seed index, folders and command.
+
+    `gin_files`, `bindings` and `data_dir` are what `command` passes (a seed
+    group passes them on to `scripts/train_seed_group.py`).
+    """
 
     student: str
     teacher: Optional[str]
@@ -71,10 +75,17 @@ class Run:
     run_dir: str
     teacher_dir: Optional[str]
     command: Tuple[str, ...]
+    gin_files: Tuple[str, ...] = ()
+    bindings: Tuple[str, ...] = ()
+    data_dir: Optional[str] = None
 
     @property
     def setup(self) -> str:
         return rundir.setup_name(self.student, self.teacher)
+
+    @property
+    def label(self) -> str:
+        return f"{self.setup} seed {self.seed_index}"
 
     @property
     def finished(self) -> bool:
@@ -85,9 +96,79 @@ class Run:
         """Started but not finished: its command resumes from the last backup."""
         return rundir.is_interrupted(self.run_dir)
 
+    @property
+    def writes(self) -> Tuple[str, ...]:
+        """The run folders its command writes."""
+        return (self.run_dir,)
+
+    @property
+    def needs(self) -> Tuple[str, ...]:
+        """The run folders that must be finished before it starts (its teacher)."""
+        return () if self.teacher_dir is None else (self.teacher_dir,)
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.run_dir, rundir.LOG_FILE)
+
     def metrics(self) -> Dict:
         """The finished run's metrics.json ({} while unfinished)."""
         return rundir.read_metrics(self.run_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedGroup:
+    """The unfinished runs of one setup, trained together in one process.
+
+    One `scripts/train_seed_group.py` command (the fused engine on Keras' JAX
+    backend, `jax.vmap` over seeds); each run still gets its own folder.
+    """
+
+    runs: Tuple[Run, ...]
+
+    @property
+    def setup(self) -> str:
+        return self.runs[0].setup
+
+    @property
+    def label(self) -> str:
+        seeds = ", ".join(str(run.seed_index) for run in self.runs)
+        return f"{self.setup} seeds {seeds} (one seed group)"
+
+    @property
+    def interrupted(self) -> bool:
+        return any(run.interrupted for run in self.runs)
+
+    @property
+    def writes(self) -> Tuple[str, ...]:
+        return tuple(run.run_dir for run in self.runs)
+
+    @property
+    def needs(self) -> Tuple[str, ...]:
+        return tuple(d for run in self.runs for d in run.needs)
+
+    @property
+    def log_path(self) -> str:
+        """Beside the runs' folders: runs/<setup>/seed_group_log.txt."""
+        return os.path.join(os.path.dirname(self.runs[0].run_dir), "seed_group_" + rundir.LOG_FILE)
+
+    @property
+    def command(self) -> Tuple[str, ...]:
+        cmd = [sys.executable, os.path.join(REPO_ROOT, "scripts", "train_seed_group.py")]
+        for run in self.runs:
+            member = {"gin_files": list(run.gin_files), "gin_bindings": list(run.bindings),
+                      "workdir": run.run_dir, "teacher_dir": run.teacher_dir}
+            cmd.append(f"--member={json.dumps(member)}")
+        if self.runs[0].data_dir:
+            cmd.append(f"--data_dir={self.runs[0].data_dir}")
+        return tuple(cmd)
+
+
+def seed_groups(runs: Sequence[Run]) -> List[SeedGroup]:
+    """The runs grouped by setup, in plan order (teachers' setups first)."""
+    by_setup: Dict[str, List[Run]] = {}
+    for run in runs:
+        by_setup.setdefault(run.setup, []).append(run)
+    return [SeedGroup(tuple(group)) for group in by_setup.values()]
 
 
 def derive_seed(experiment_seed: int, run_name: str) -> int:
@@ -120,9 +201,10 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
             bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
                         + [f"SEED = {derive_seed(experiment.seed, name)}",
                            f"run_training.eval_sets = {json.dumps(eval_sets)}"])
-            command = script_command([*experiment.model_gin_files[student], *recipe], bindings,
-                                     run_dir, data_dir, teacher_dir)
-            runs.append(Run(student, teacher, k, run_dir, teacher_dir, command))
+            gin_files = (*experiment.model_gin_files[student], *recipe)
+            command = script_command(gin_files, bindings, run_dir, data_dir, teacher_dir)
+            runs.append(Run(student, teacher, k, run_dir, teacher_dir, command, tuple(gin_files),
+                            tuple(bindings), data_dir))
     return runs
 
 
@@ -141,5 +223,6 @@ def script_command(gin_files: Sequence[str], bindings: Sequence[str], run_dir: s
     return tuple(cmd)
 
 
-def command_line(run: Run) -> str:
-    return " ".join(shlex.quote(part) for part in run.command)
+def command_line(job) -> str:
+    """A run's (or seed group's) command, as a shell line."""
+    return " ".join(shlex.quote(part) for part in job.command)

@@ -3,7 +3,7 @@ the runs (on a terminal) and one summary line per finished run."""
 
 import sys
 import time
-from typing import Dict, Optional, TextIO
+from typing import Dict, Optional, Sequence, TextIO
 
 from tqdm import tqdm
 
@@ -80,15 +80,18 @@ class RunProgress:
             return None
         return (time.time() - self.start) / self.done * (self.total - self.done)
 
-    def finished(self, label: str, run_dir: str, seconds: float, extra: str = "") -> None:
-        """One line: the run, its time and headline metrics, then where the table stands."""
+    def finished(self, label: str, run_dirs: Sequence[str], seconds: float,
+                 extra: str = "") -> None:
+        """One line: the job, its time and its runs' headline metrics, then where the
+        table stands."""
         self.done += 1
         self.bar.update(1)
         left = self.remaining_s()
         where = (f"{self.done}/{self.total} done, {format_duration(time.time() - self.start)} "
                  f"elapsed" + ("" if self.done == self.total else
                                f", ~{format_duration(left)} left"))
-        self.say(f"{label}: done in {seconds:.0f} s · {eval_summary(run_dir)} · {where}"
+        summaries = " · ".join(eval_summary(run_dir) for run_dir in run_dirs)
+        self.say(f"{label}: done in {seconds:.0f} s · {summaries} · {where}"
                  + (f" {extra}" if extra else ""))
 
     def close(self) -> None:

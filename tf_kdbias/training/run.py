@@ -59,17 +59,50 @@ class Teaching:
         teacher_cache.check_format(*self.cache_format)
 
 
-@gin.configurable
-def run_training(run_dir: str, data_dir: Optional[str] = None,
+@dataclasses.dataclass
+class RunSpec:
+    """What one run is, before any data is loaded or model built (`describe_run`)."""
+
+    run_dir: str
+    out_dir: str
+    data_dir: Optional[str]
+    model_fn: Callable[..., keras.Model]
+    task: Task
+    eval_sets: Sequence[str]
+    teaching: Teaching
+    settings: TrainSettings
+    strategy: object
+    config_text: str
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    """A run ready to fit: its data, model, trainer, recorder and callbacks."""
+
+    spec: RunSpec
+    train: object
+    validation: object
+    steps: int
+    model: keras.Model
+    trainer: keras.Model
+    teacher_logits: Dict
+    recorder: resume.EpochBackup
+    callbacks: list
+
+
+# Gin name `run_training`: the bindings (`run_training.model_fn = @build_mlp`,
+# `run_training.eval_sets = [...]`) configure the run that `run_training` trains.
+@gin.configurable("run_training")
+def describe_run(run_dir: str, data_dir: Optional[str] = None,
                  teacher_dir: Optional[str] = None,
-                 model_fn: Callable[[], keras.Model] = gin.REQUIRED,
+                 model_fn: Callable[..., keras.Model] = gin.REQUIRED,
                  task: Optional[Task] = None,
                  eval_sets: Sequence[str] = MNIST_EVAL_SETS,
-                 online_teacher_fn: Optional[Callable[[], keras.Model]] = None,
+                 online_teacher_fn: Optional[Callable[..., keras.Model]] = None,
                  use_teacher_cache: object = "auto",
                  teacher_cache_dtype: str = "float32",
-                 teacher_cache_top_k: Optional[int] = None) -> Dict:
-    """Trains `model_fn()` on `task` (distilling from `teacher_dir` if given).
+                 teacher_cache_top_k: Optional[int] = None) -> RunSpec:
+    """The run of the current gin config, checked before any work is done.
 
     Args:
       run_dir: output folder (created; resumed if it holds a backup).
@@ -89,80 +122,107 @@ def run_training(run_dir: str, data_dir: Optional[str] = None,
       teacher_cache_dtype: 'float32' or 'float16' for cached logits.
       teacher_cache_top_k: keep only the teacher's k largest logits per
         example/token (language models with large vocabularies); None keeps all.
-
-    Returns:
-      The metrics written to `run_dir/metrics.json`.
     """
-    start = time.time()
     settings = TrainSettings()
     # First: a multi-worker strategy must exist before other TensorFlow ops.
     strategy = distribute.make_strategy()
     out_dir = distribute.worker_dir(run_dir, strategy)
     _check_writable(out_dir)
-    config_text = gin.config_str()
-    finished = finished_run_metrics(out_dir, config_text)
-    if finished is not None:
-        return finished
     task = task or MnistTask()
-    eval_sets = task.expand_eval_sets(eval_sets)  # Fail early on bad names.
     teaching = Teaching(teacher_dir, online_teacher_fn, use_teacher_cache,
                         (teacher_cache_dtype, teacher_cache_top_k))
-    teaching.check()
-    with op_determinism(resolve_deterministic(settings.deterministic)):
-        keras.utils.set_random_seed(settings.seed)
-        if resolve_mixed_precision(settings.mixed_precision):
-            keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
-        model, trainer, recorder = _train(run_dir, out_dir, data_dir, model_fn, task, teaching,
-                                          settings, strategy, config_text)
-        results = task.evaluate(model, data_dir, eval_sets)
-    metrics = _metrics_record(task, model, trainer, teacher_dir, settings, results, recorder,
-                              time.time() - start)
-    _record(run_dir, out_dir, metrics, distribute.is_chief(strategy))
-    return metrics
+    return RunSpec(run_dir, out_dir, data_dir, model_fn, task, eval_sets, teaching, settings,
+                   strategy, gin.config_str())
 
 
-def _train(run_dir, out_dir, data_dir, model_fn, task: Task, teaching: Teaching,
-           settings: TrainSettings, strategy, config_text: str):
-    """Loads data, builds the trainer, fits and saves the model.
+def run_training(run_dir: str, data_dir: Optional[str] = None,
+                 teacher_dir: Optional[str] = None) -> Dict:
+    """Trains the run the gin config describes (distilling from `teacher_dir` if given).
 
-    Returns (model, trainer, per-epoch recorder).
+    Returns:
+      The metrics written to `run_dir/metrics.json` (read back if the run
+      finished before).
     """
-    train, validation = task.load_training_splits(data_dir, settings.seed)
+    start = time.time()
+    spec = describe_run(run_dir, data_dir, teacher_dir)
+    finished = finished_run_metrics(spec.out_dir, spec.config_text)
+    if finished is not None:
+        return finished
+    check_run(spec)
+    with op_determinism(resolve_deterministic(spec.settings.deterministic)):
+        run = prepare_run(spec)
+        _fit(run.trainer, run.train, run.validation, run.teacher_logits, spec.settings,
+             run.steps, run.recorder.first_epoch, run.callbacks)
+        return finish_run(run, time.time() - start)
+
+
+def check_run(spec: RunSpec) -> None:
+    """Fails early on bad eval-set names or teacher settings (UserError)."""
+    spec.eval_sets = spec.task.expand_eval_sets(spec.eval_sets)
+    spec.teaching.check()
+
+
+def prepare_run(spec: RunSpec) -> PreparedRun:
+    """Seeds, loads data, builds model and trainer, restores a backup, writes config."""
+    settings, task = spec.settings, spec.task
+    keras.utils.set_random_seed(settings.seed)
+    if resolve_mixed_precision(settings.mixed_precision):
+        keras.mixed_precision.set_global_policy("mixed_float16")  # KD math stays float32.
+    train, validation = task.load_training_splits(spec.data_dir, settings.seed)
     # An empty validation split (e.g. MnistTask.validation_size = 0, the paper's
     # runs on all 60k images) means no validation data and no val_* metrics.
     validation = validation if validation is not None and len(validation) else None
     steps = pipeline.steps_per_epoch(len(train), settings.batch_size)
-    with strategy.scope():
-        model = model_fn(**task.model_kwargs())
+    teaching = spec.teaching
+    with spec.strategy.scope():
+        model = spec.model_fn(**task.model_kwargs())
         teacher = None if teaching.teacher_dir is None else TeacherRun.load(teaching.teacher_dir)
         jit = resolve_jit_compile(settings.jit_compile, model)
         trainer, teacher_logits = _make_trainer(model, task, make_optimizer(steps), jit, teacher,
                                                 teaching, steps, train, validation)
-        recorder = _resume_or_start(trainer, run_dir, _run_key(config_text, train, teacher),
-                                    settings.epochs, distribute.is_chief(strategy))
-    _write_config_once(out_dir, config_text)
-    task.save_assets(out_dir)
-    _fit(trainer, train, validation, teacher_logits, settings, steps, recorder.first_epoch,
-         _callbacks(out_dir, settings, recorder))
-    _save_model_atomic(model, os.path.join(out_dir, rundir.MODEL_FILE))
-    if isinstance(trainer, Distiller) and trainer.online:
-        _save_model_atomic(trainer.teacher, os.path.join(out_dir, rundir.ONLINE_TEACHER_FILE))
-    return model, trainer, recorder
+        recorder = _resume_or_start(trainer, spec.run_dir,
+                                    _run_key(spec.config_text, train, teacher), settings.epochs,
+                                    distribute.is_chief(spec.strategy))
+    _write_config_once(spec.out_dir, spec.config_text)
+    task.save_assets(spec.out_dir)
+    return PreparedRun(spec, train, validation, steps, model, trainer, teacher_logits, recorder,
+                       _callbacks(spec.out_dir, settings, recorder))
 
 
-def _metrics_record(task: Task, model, trainer, teacher_dir: Optional[str],
-                    settings: TrainSettings, results: Dict, recorder: resume.EpochBackup,
-                    wall_time_s: float) -> Dict:
+def finish_run(run: PreparedRun, wall_time_s: float, operative_config: Optional[str] = None,
+               extra: Optional[Dict] = None) -> Dict:
+    """Saves the model, evaluates it and records the run; metrics.json last.
+
+    Args:
+      run: a fitted run.
+      wall_time_s: the run's time, recorded in metrics.json.
+      operative_config: the gin config as used (default: gin's, now).
+      extra: more metrics.json entries (e.g. the seed group a run trained in).
+    """
+    spec = run.spec
+    _save_model_atomic(run.model, rundir.model_path(spec.out_dir))
+    if isinstance(run.trainer, Distiller) and run.trainer.online:
+        _save_model_atomic(run.trainer.teacher,
+                           os.path.join(spec.out_dir, rundir.ONLINE_TEACHER_FILE))
+    results = spec.task.evaluate(run.model, spec.data_dir, spec.eval_sets)
+    metrics = {**_metrics_record(run, results, wall_time_s), **(extra or {})}
+    _record(spec, metrics, operative_config or gin.operative_config_str())
+    return metrics
+
+
+def _metrics_record(run: PreparedRun, results: Dict, wall_time_s: float) -> Dict:
     """The content of metrics.json."""
+    spec, trainer = run.spec, run.trainer
+    teacher_dir = spec.teaching.teacher_dir
     return {
-        "task": task.name,
-        "model": model.name,
+        "task": spec.task.name,
+        "model": run.model.name,
         "teacher_dir": os.path.abspath(teacher_dir) if teacher_dir else None,
-        "seed": settings.seed,
-        "epochs": settings.epochs,
+        "seed": spec.settings.seed,
+        "epochs": spec.settings.epochs,
         "eval": results,
-        "history": recorder.history_by_metric(),
-        "resumed_from_epochs": recorder.resumed_from_epochs,
+        "history": run.recorder.history_by_metric(),
+        "resumed_from_epochs": run.recorder.resumed_from_epochs,
         "wall_time_s": round(wall_time_s, 2),
         **function_matching.metrics_entry(trainer),  # {} unless FunctionMatching is on.
         "distillation": trainer.hyperparameters() if isinstance(trainer, Distiller) else None,
@@ -170,15 +230,15 @@ def _metrics_record(task: Task, model, trainer, teacher_dir: Optional[str],
     }
 
 
-def _record(run_dir: str, out_dir: str, metrics: Dict, chief: bool) -> None:
+def _record(spec: RunSpec, metrics: Dict, operative_config: str) -> None:
     """Writes what a finished run leaves; metrics.json last, which marks it finished."""
     # The final eval metrics as TensorBoard scalars too (tensorboard/eval/).
-    hparams.log_final_metrics(os.path.join(out_dir, rundir.TENSORBOARD_FOLDER), metrics["eval"],
-                              metrics["epochs"])
-    provenance.write_config(out_dir, rundir.OPERATIVE_CONFIG_FILE, gin.operative_config_str())
-    io_utils.write_json_atomic(rundir.metrics_path(out_dir), metrics)
-    if chief:
-        resume.remove_backups(run_dir)  # The run is finished: backups can go.
+    hparams.log_final_metrics(os.path.join(spec.out_dir, rundir.TENSORBOARD_FOLDER),
+                              metrics["eval"], metrics["epochs"])
+    provenance.write_config(spec.out_dir, rundir.OPERATIVE_CONFIG_FILE, operative_config)
+    io_utils.write_json_atomic(rundir.metrics_path(spec.out_dir), metrics)
+    if distribute.is_chief(spec.strategy):
+        resume.remove_backups(spec.run_dir)  # The run is finished: backups can go.
 
 
 def _verbosity() -> int:

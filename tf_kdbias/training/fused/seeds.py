@@ -106,7 +106,9 @@ class SeedGroupFitter:
         self.shared_leaves = [axis is None for axis in jax.tree.leaves(
             data_axes, is_leaf=lambda x: x is None)]
         self.validation = None
-        if validations is not None and engine.num_examples(validations[0]):
+        # Counted before stacking: a stacked leaf's first axis is the seeds.
+        self.validation_count = 0 if validations is None else engine.num_examples(validations[0])
+        if self.validation_count:
             self.validation, validation_axes = stack_data(validations)
             self.eval_block = jax.jit(jax.vmap(engine.eval_block_fn(self.trainers[0]),
                                                in_axes=(0, validation_axes, None)))
@@ -154,8 +156,8 @@ class SeedGroupFitter:
             trainer.reset_metrics()
         states = [engine.read_state(t) for t in self.trainers]
         state = stack([(s[0], s[1], s[3]) for s in states])
-        count = engine.num_examples(self.validation)
-        for indices in engine.evaluation_batches(count, engine.VALIDATION_BATCH_SIZE):
+        for indices in engine.evaluation_batches(self.validation_count,
+                                                 engine.VALIDATION_BATCH_SIZE):
             state, logs = self.eval_block(state, self.validation, indices)
         return [{name: float(values[i]) for name, values in logs.items()}
                 for i in range(len(self.trainers))]
