@@ -27,7 +27,7 @@ cat "$OUT/device.txt"
 collect_table() {
   mkdir -p "$1"
   find "$1" \( -name metrics.json -o -name operative_config.gin -o -name 'results.*' \
-    -o -name log.txt \) | tar czf "$OUT/runs.tgz" -T -
+    -o -name '*log.txt' \) | tar czf "$OUT/runs.tgz" -T -
   cp "$1"/results.md "$1"/results.json "$OUT"/ 2>/dev/null
   echo "done after $(elapsed) s"
 }

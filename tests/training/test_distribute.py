@@ -19,7 +19,7 @@ def results(tmp_path_factory, data_dir):
     """Metrics per run of distribute_check.py, run in a fresh process."""
     workdir = tmp_path_factory.mktemp("distribute")
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO_ROOT, "tests", "experiments", "distribute_check.py"),
+        [sys.executable, os.path.join(REPO_ROOT, "tests", "training", "distribute_check.py"),
          str(workdir), data_dir],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

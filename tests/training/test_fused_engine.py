@@ -26,7 +26,7 @@ from tests.distill.test_backends import jax_env
 from tests.script_runner import gin_args, run_script
 from tf_kdbias import io_utils
 
-FUSED_STEPS = os.path.join(REPO_ROOT, "tests", "experiments", "fused_steps.py")
+FUSED_STEPS = os.path.join(REPO_ROOT, "tests", "training", "fused_steps.py")
 RELATIVE_TOLERANCE = 1e-5
 PAIR_CASES = ("student", "per_step", "cached")
 SEEDS = (3, 11)  # fused_steps.SEEDS

@@ -64,12 +64,15 @@ def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
     env = run_environment(parallel_runs, gpu_memory_fraction)
     unfinished = []
     for i, run in enumerate(runs, 1):
+        label = f"[{i}/{len(runs)}] {run.label}"
         if run.finished:
-            print(f"[{i}/{len(runs)}] {run.label}: finished already, skipped", flush=True)
+            print(f"{label}: finished already, skipped", flush=True)
         else:
-            unfinished.append(run)
-    jobs = seed_groups(unfinished) if group_seeds else unfinished
-    todo = [(f"[{i}/{len(jobs)}] {job.label}", job) for i, job in enumerate(jobs, 1)]
+            unfinished.append((label, run))
+    todo = unfinished
+    if group_seeds:  # Numbered anew: one job per setup.
+        groups = seed_groups([run for _, run in unfinished])
+        todo = [(f"[{i}/{len(groups)}] {g.label}", g) for i, g in enumerate(groups, 1)]
     bar = progress.RunProgress(len(todo))
     try:
         _execute_in_parallel(todo, parallel_runs, env, bar)

@@ -7,8 +7,10 @@
 # Step 1 (BENCH_S > 0): scripts/benchmark.py --engine=both on BENCH_SETUPS, a
 #   short speed check (standard vs fused vs 4 seeds vmapped; FLOPs and fraction
 #   of the device's peak) -> $OUT/engines.md, $OUT/engines.json.
-# Step 2: the table, one process per run (PARALLEL at once; students start when
-#   their teacher is done), stopped at BUDGET_S. Finished runs are tabulated
+# Step 2: the table, stopped at BUDGET_S. With SEED_GROUPS=1 (default) one process
+#   per setup trains its 4 seeds as one vmapped program (reproduce.py --seed_groups);
+#   with SEED_GROUPS=0 one process per run. PARALLEL processes at once; students
+#   start when their teachers are done. Finished runs are tabulated
 #   (results.md says PARTIAL if some are not); unfinished ones keep backups in
 #   $WORKDIR, and rerunning the same command resumes them.
 #
@@ -27,7 +29,8 @@ BENCH_S=${BENCH_S:-120}            # step 1's limit; 0 skips it
 BENCH_SETUPS=${BENCH_SETUPS:-mlp,cnn_to_cnn}
 BENCH_EXAMPLES=${BENCH_EXAMPLES:-19200}  # examples per timed epoch (150 steps)
 EPOCHS=${EPOCHS:-400}
-PARALLEL=${PARALLEL:-16}
+SEED_GROUPS=${SEED_GROUPS:-1}
+if [ "$SEED_GROUPS" = 1 ]; then PARALLEL=${PARALLEL:-3}; else PARALLEL=${PARALLEL:-16}; fi
 ENGINE=${ENGINE:-fused}
 DATA_DIR=${DATA_DIR:-.device_data}
 WORKDIR=${WORKDIR:-runs/mnist_paper_faithful_gpu}
@@ -54,14 +57,15 @@ fi
 ARGS=(--gin_file="$GIN_FILE" --gin_bindings="EPOCHS = $EPOCHS"
       --gin_bindings="TrainSettings.engine = '$ENGINE'" $EXTRA --workdir="$WORKDIR")
 LEFT=$(( BUDGET_S - RESERVE_S - $(elapsed) ))
-echo "table: $EPOCHS epochs, engine $ENGINE, $PARALLEL runs at once, $LEFT s left, started at $(elapsed) s"
+GROUPS_FLAG=""; [ "$SEED_GROUPS" = 1 ] && GROUPS_FLAG="--seed_groups"
+echo "table: $EPOCHS epochs, engine $ENGINE, seed groups $SEED_GROUPS, $PARALLEL processes at once, $LEFT s left, started at $(elapsed) s"
 TABLE_START=$(date +%s)
 if [ "$LEFT" -lt 30 ]; then
   echo "no time left for the table" | tee "$OUT/main.log"
 else
   # Its own process group, so that the budget stops exactly its runs (by group id).
   setsid python3 scripts/reproduce.py "${ARGS[@]}" --data_dir="$DATA_DIR" \
-    --parallel_runs="$PARALLEL" > "$OUT/main.log" 2>&1 &
+    --parallel_runs="$PARALLEL" $GROUPS_FLAG > "$OUT/main.log" 2>&1 &
   TABLE_PID=$!
   timeout "$LEFT" tail --pid="$TABLE_PID" -f /dev/null
   if kill -0 "$TABLE_PID" 2>/dev/null; then
