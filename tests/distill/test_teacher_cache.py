@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-from tf_kdbias import io_utils
 from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.teacher_run import CACHE_FOLDER, TeacherRun
 from tf_kdbias.batch_format import INPUTS_KEY, TEACHER_LOGITS_KEY
@@ -16,7 +15,9 @@ VOCAB, LENGTH = 40, 5
 
 def as_teacher_run(model, run_dir, model_path):
     """The TeacherRun of `model` saved at `model_path` (its digest: the file's bytes now)."""
-    return TeacherRun(run_dir, model_path, io_utils.digest_file(model_path), model)
+    run = TeacherRun.of_checkpoint(run_dir, model)
+    assert run.model_path == model_path
+    return run
 
 
 def log_softmax(x):

@@ -737,3 +737,12 @@ def test_relative_links_into_results_exist():
     for name in (f for f in os.listdir(docs) if f.endswith(".md")):
         for link in re.findall(r"\((results/[^)#\s]+)\)", _doc(os.path.join("docs", name))):
             assert os.path.exists(os.path.join(docs, link)), f"docs/{name} cites missing {link}"
+
+
+def test_benchmarks_doc_quotes_the_stall_probe():
+    """The exit-stall section's teardown times are the committed probe's maxima."""
+    stall, doc = _load(BENCHMARK)["stall"], _flat(_doc("docs/BENCHMARKS.md"))
+    legacy, ours = stall["legacy_pipeline"], stall["make_dataset"]
+    _assert_quoted(f"the legacy pipeline's teardown at most {legacy['max_s']:.4f} s and "
+                   f"`make_dataset`'s at most {ours['max_s']:.4f} s over "
+                   f"{len(ours['teardown_s'])} trials", doc, "docs/BENCHMARKS.md")

@@ -13,7 +13,7 @@ from typing import Callable, Dict, Optional
 import keras
 import numpy as np
 
-from tf_kdbias import io_utils, rundir
+from tf_kdbias import rundir
 from tf_kdbias.benchmarks.fit_settings import BenchmarkSettings, SvaSettings
 from tf_kdbias.data.mnist import load_mnist
 from tf_kdbias.data.pipeline import make_dataset
@@ -105,9 +105,7 @@ def _mnist_teacher_logits(teacher, images, teacher_dir: Optional[str]) -> np.nda
         return teacher.predict(images, batch_size=1000, verbose=0).astype("float32")
     # The benchmark's teacher folder holds model.keras but is not a finished
     # run (no metrics.json), so it is described here rather than loaded.
-    model_path = os.path.join(teacher_dir, rundir.MODEL_FILE)
-    run = TeacherRun(run_dir=teacher_dir, model_path=model_path,
-                     digest=io_utils.digest_file(model_path), model=teacher)
+    run = TeacherRun.of_checkpoint(teacher_dir, teacher)
     return teacher_cache.teacher_logits(run, "benchmark_train", images)
 
 

@@ -51,7 +51,16 @@ class TeacherRun:
                 f"Teacher run {run_dir!r} has a {rundir.MODEL_FILE} but no "
                 f"{rundir.METRICS_FILE}: it stopped before its evaluation finished. Rerun "
                 "its command (it resumes and finishes) before distilling from it.")
-        model = load_model(path)
+        return cls.of_checkpoint(run_dir, load_model(path))
+
+    @classmethod
+    def of_checkpoint(cls, run_dir: str, model: keras.Model) -> "TeacherRun":
+        """`model`, loaded from `run_dir`'s checkpoint, frozen, identified by its bytes.
+
+        `load` checks that the run finished first; a benchmark's own teacher
+        folder (a checkpoint without a run) comes in here directly.
+        """
+        path = rundir.model_path(run_dir)
         model.trainable = False
         return cls(run_dir, path, io_utils.digest_file(path), model)
 
