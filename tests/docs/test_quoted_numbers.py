@@ -746,3 +746,35 @@ def test_benchmarks_doc_quotes_the_stall_probe():
     _assert_quoted(f"the legacy pipeline's teardown at most {legacy['max_s']:.4f} s and "
                    f"`make_dataset`'s at most {ours['max_s']:.4f} s over "
                    f"{len(ours['teardown_s'])} trials", doc, "docs/BENCHMARKS.md")
+
+
+def _crosscheck_tables():
+    """{model section: {corruption: (ours, reference, |diff|)}} of mnist_c_crosscheck.md."""
+    tables, section = {}, None
+    for line in _doc("docs/results/mnist_c_crosscheck.md").splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+            tables[section] = {}
+        elif section and line.startswith("| ") and not line.startswith("| corruption"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] and not cells[0].startswith("---"):
+                tables[section][cells[0]] = tuple(float(c) for c in cells[1:4])
+    return tables
+
+
+def test_readme_crosscheck_claims_match_the_crosscheck_file():
+    """"within 0.01 ... on all 15 corruptions", fog at chance for both models, and the
+    student's brightness at chance (chance: the 0.1135 of always answering '1')."""
+    readme = _flat(_doc("README.md"))
+    _assert_quoted("two exported quick models score within 0.01 accuracy of each other on our "
+                   "corruptions and on a second implementation, on all 15 corruptions", readme,
+                   "README.md")
+    tables = _crosscheck_tables()
+    assert len(tables) == 2
+    for rows in tables.values():
+        corruptions = set(rows) - {"identity"}
+        assert len(corruptions) == 15
+        assert all(rows[c][2] <= 0.01 for c in corruptions)
+        assert max(rows["fog"][:2]) < 0.15
+    student = next(rows for name, rows in tables.items() if "MLP" in name)
+    assert max(student["brightness"][:2]) < 0.15
