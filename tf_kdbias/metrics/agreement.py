@@ -32,7 +32,9 @@ from tf_kdbias.metrics.calibration import PAPER_NUM_BINS, ExpectedCalibrationErr
 
 MAX_ATTRACTORS = 4
 MAX_DISTANCE = 16
-ECE_BINS = 20  # docs/PAPER_SETUP.md, "ECE": 20 bins for the binary SVA task.
+# Our few-bin `ece` for SVA: the 20 bins of the paper's reliability diagrams
+# (docs/PAPER_SETUP.md, "ECE"); the paper's reported ECE is `ece_paper` (10^6 bins).
+ECE_BINS = 20
 UNKNOWN = -1   # Marks a missing count or distance in the integer arrays.
 ATTRACTOR_GROUPS = tuple(range(MAX_ATTRACTORS + 1))
 # The two verb numbers (VBZ = 0, VBP = 1) the class-balanced accuracy averages.
