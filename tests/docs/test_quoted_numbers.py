@@ -778,3 +778,72 @@ def test_readme_crosscheck_claims_match_the_crosscheck_file():
         assert max(rows["fog"][:2]) < 0.15
     student = next(rows for name, rows in tables.items() if "MLP" in name)
     assert max(student["brightness"][:2]) < 0.15
+
+
+TRANSFER = "docs/results/transfer"
+
+
+def _transfer_summary_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "transfer_summarize", os.path.join(REPO_ROOT, TRANSFER, "summarize.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_transfer_summary_is_what_its_script_writes():
+    assert _transfer_summary_module().summary_text() == _doc(f"{TRANSFER}/summary.md")
+
+
+def _transfer_accuracy(student, teacher, eval_set):
+    return _row(_load(f"{TRANSFER}/results.json"), student=student, teacher=teacher,
+                eval_set=eval_set, metric="accuracy")
+
+
+def test_readme_and_function_matching_doc_quote_the_transfer_results():
+    readme, fm_doc = _flat(_doc("README.md")), _flat(_doc("docs/FUNCTION_MATCHING.md"))
+    acc = lambda s, t, e: mean_std(_transfer_accuracy(s, t, f"mnist_c/{e}"))
+    agreement = _load(f"{TRANSFER}/analysis.json")["transfer"]["agreement"]["cnn"]
+    agree = lambda setup: (
+        f"{agreement[setup]['eval_sets']['mnist_c/translate']['agreement']['mean']:.3f} ± "
+        f"{agreement[setup]['eval_sets']['mnist_c/translate']['agreement']['std']:.3f}")
+    scores = _load(f"{TRANSFER}/analysis.json")["transfer"]["scores"]
+    score = lambda e, s, c: (f"{scores[e][s][c]['score']:.3f} [{scores[e][s][c]['low']:.3f}, "
+                             f"{scores[e][s][c]['high']:.3f}]")
+    for quoted in (
+            f"Plain KD reaches {acc('mlp', 'cnn', 'translate')}, function matching "
+            f"{acc('mlp_fm', 'cnn', 'translate')} (live teacher) and "
+            f"{acc('mlp_fmcache', 'cnn', 'translate')} (view cache), against "
+            f"{acc('mlp', None, 'translate')} for the MLP alone and "
+            f"{acc('mlp_fm', None, 'translate')} for the MLP on the same mixup views",
+            f"is {agree('cnn_to_mlp')} with plain KD and {agree('cnn_to_mlp_fm')} with function "
+            "matching",
+            f"({score('mnist_c/translate', 'cnn_to_mlp', 'mlp')} and "
+            f"{score('mnist_c/translate', 'cnn_to_mlp_fm', 'mlp')} against the MLP alone)",
+            f"({acc('mlp_fm', 'cnn', 'scale')} live, {acc('mlp_fmcache', 'cnn', 'scale')} cached; "
+            f"CNN {acc('cnn', None, 'scale')})",
+            f"({acc('mlp', 'cnn', 'scale')}; alone {acc('mlp', None, 'scale')}), and mixup alone "
+            f"hurts ({acc('mlp_fm', None, 'scale')})",
+            f"transfer score {score('mnist_c/scale', 'cnn_to_mlp_fm', 'mlp_fm')} against the "
+            "mixup control"):
+        _assert_quoted(quoted, readme, "README.md")
+    lead = (_transfer_accuracy("cnn", None, "mnist_c/scale")["mean"]
+            - _transfer_accuracy("mlp", None, "mnist_c/scale")["mean"])
+    _assert_quoted(f"the CNN leads it by only {lead:.3f} there", readme, "README.md")
+    glass = lambda s, t: f"{_transfer_accuracy(s, t, 'mnist_c/glass_blur')['mean']:.3f}"
+    _assert_quoted(f"the CNN is poor on `glass_blur` ({glass('cnn', None)})", readme, "README.md")
+    _assert_quoted(f"to {glass('mlp_fm', 'cnn')} and {glass('mlp_fmcache', 'cnn')}, from the "
+                   f"MLP's {glass('mlp', None)}", readme, "README.md")
+    plain = lambda s, t, e: f"{_transfer_accuracy(s, t, f'mnist_c/{e}')['mean']:.3f}"
+    for quoted in (f"({plain('mlp_fm', 'cnn', 'translate')} live, "
+                   f"{plain('mlp_fmcache', 'cnn', 'translate')} cached, against "
+                   f"{plain('mlp', 'cnn', 'translate')}; the MLP alone "
+                   f"{plain('mlp', None, 'translate')}, mixup alone "
+                   f"{plain('mlp_fm', None, 'translate')})",
+                   f"({plain('mlp_fm', 'cnn', 'scale')} live, {plain('mlp_fmcache', 'cnn', 'scale')}"
+                   f" cached, CNN {plain('cnn', None, 'scale')}) where plain KD does not "
+                   f"({plain('mlp', 'cnn', 'scale')}), while mixup without a teacher hurts "
+                   f"({plain('mlp_fm', None, 'scale')})"):
+        _assert_quoted(quoted, fm_doc, "docs/FUNCTION_MATCHING.md")
