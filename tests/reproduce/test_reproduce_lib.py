@@ -184,3 +184,28 @@ def test_paper_ece_sits_only_beside_our_paper_estimator():
     assert "| mlp | — | mnist_c/scale | ece | 0.0500 ± 0.0000 (1) | — | — |" in markdown
     assert "| ece_paper: ours (paper) |" in markdown and "| ece: ours (paper) |" not in markdown
     assert "15 for MNIST" in markdown and "1,000,000 equal-width bins" in markdown
+
+
+def test_transfer_scores_by_hand(tmp_path):
+    """CNN 0.9, MLP alone 0.5, MLP→MLP 0.6, CNN→MLP 0.8 (one seed each) on 'mnist':
+    (0.8 − 0.5) / (0.9 − 0.5) = 0.75 against the MLP alone, (0.8 − 0.6) / (0.9 − 0.6)
+    = 2/3 against the self-distilled MLP; MLP→MLP and the CNN get no score."""
+    exp = experiment(setups=[("cnn", None), ("mlp", None), ("mlp", "mlp"), ("mlp", "cnn")],
+                     num_seeds=1, paper_section=None)
+    runs = fake_finished_runs(tmp_path, exp, [0.9, 0.5, 0.6, 0.8])
+    written = results.write_results(str(tmp_path), exp, runs, None)
+    scores = {(s["student"], s["teacher"], s["control"]): s for s in written["transfer_scores"]}
+    assert set(scores) == {("mlp", "cnn", "alone"), ("mlp", "cnn", "self-distilled")}
+    assert scores[("mlp", "cnn", "alone")]["score"] == pytest.approx(0.75)
+    assert scores[("mlp", "cnn", "self-distilled")]["score"] == pytest.approx(2 / 3)
+    table = open(tmp_path / "results.md").read()
+    assert "| cnn→mlp | alone | 0.750 |" in table and "| cnn→mlp | self-distilled | 0.667 |" in table
+
+
+def test_no_transfer_score_where_the_teacher_is_not_better(tmp_path):
+    exp = experiment(setups=[("cnn", None), ("mlp", None), ("mlp", "cnn")], num_seeds=1,
+                     paper_section=None)
+    runs = fake_finished_runs(tmp_path, exp, [0.5, 0.7, 0.6])
+    (score,) = results.write_results(str(tmp_path), exp, runs, None)["transfer_scores"]
+    assert score["score"] is None and "not better than the control" in score["reason"]
+    assert "| cnn→mlp | alone | undefined |" in open(tmp_path / "results.md").read()

@@ -191,6 +191,56 @@ def time_note(runs_time_s: float, timed: int, finished: int,
     return note + f"; this invocation took {wall_time_s:.0f} s of wall time."
 
 
+def transfer_scores(rows: Sequence[Dict], metric: str = "accuracy") -> List[Dict]:
+    """Point estimates of how much of a teacher's advantage reached its student.
+
+    For each setup distilled from a teacher of another architecture and each
+    eval set: (student − control) / (teacher − control) on the means of
+    `metric`, with two controls when the table has them: the student's
+    architecture trained alone, and self-distilled. None (with the reason)
+    where the teacher is not better than the control. Intervals over seeds
+    and examples, and agreement with the teacher, need the models:
+    `scripts/analyze.py`.
+    """
+    means = {(r["student"], r["teacher"], r["eval_set"]): r["mean"] for r in rows
+             if r["metric"] == metric and not r.get("baseline") and r["mean"] is not None}
+    scores = []
+    for (student, teacher, eval_set), value in means.items():
+        teacher_value = means.get((teacher, None, eval_set))
+        if teacher is None or teacher == student or teacher_value is None:
+            continue
+        for control, key in (("alone", (student, None)), ("self-distilled", (student, student))):
+            if (*key, eval_set) not in means:
+                continue
+            gap = teacher_value - means[(*key, eval_set)]
+            score = (value - means[(*key, eval_set)]) / gap if gap > 0 else None
+            scores.append({"student": student, "teacher": teacher, "control": control,
+                           "eval_set": eval_set, "metric": metric, "score": score,
+                           "reason": None if gap > 0 else "the teacher is not better than the "
+                           "control: no advantage to transfer"})
+    return scores
+
+
+def format_transfer_table(scores: Sequence[Dict]) -> str:
+    """One line per (student, teacher, control), one column per eval set."""
+    eval_sets = list(dict.fromkeys(s["eval_set"] for s in scores))
+    cells: Dict[Tuple, Dict[str, str]] = {}
+    for s in scores:
+        key = (f"{s['teacher']}→{s['student']}", s["control"])
+        cells.setdefault(key, {})[s["eval_set"]] = (
+            "undefined" if s["score"] is None else f"{s['score']:.3f}")
+    lines = ["Transfer score (student − control) / (teacher − control) of the mean "
+             f"{scores[0]['metric']}: a point estimate; intervals over seeds and examples, and "
+             "agreement with the teacher, come from `scripts/analyze.py`. Undefined where the "
+             "teacher is not better than the control.", "",
+             "| setup | control | " + " | ".join(eval_sets) + " |",
+             "|---|---" + "|---" * len(eval_sets) + "|"]
+    for (setup, control), by_set in cells.items():
+        lines.append(f"| {setup} | {control} | "
+                     + " | ".join(by_set.get(e, "—") for e in eval_sets) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
                   wall_time_s: Optional[float]) -> Dict:
     """results.json and results.md; `wall_time_s` None when only tabulating."""
@@ -201,6 +251,7 @@ def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
     done = sum(r.finished for r in runs)
     results["runs_finished"], results["runs_planned"] = done, len(runs)
     results["recipe"] = experiment.recipe or None
+    results["transfer_scores"] = transfer_scores(results["rows"])
     io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
     partial = "" if done == len(runs) else f" PARTIAL: {done} of {len(runs)} runs finished."
     how = ("Tabulated by `scripts/reproduce.py --results_only`" if wall_time_s is None
@@ -215,6 +266,8 @@ def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
               + time_note(runs_time_s, timed, done, wall_time_s))
     if experiment.recipe:
         header += f"\n\nRecipe: {experiment.recipe}."
-    io_utils.write_text_atomic(os.path.join(workdir, "results.md"),
-                               format_results_markdown(results, paper, header))
+    markdown = format_results_markdown(results, paper, header)
+    if results["transfer_scores"]:
+        markdown += "\n" + format_transfer_table(results["transfer_scores"])
+    io_utils.write_text_atomic(os.path.join(workdir, "results.md"), markdown)
     return results
