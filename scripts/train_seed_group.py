@@ -18,7 +18,7 @@ from tf_kdbias import cli
 from tf_kdbias.training import seed_group
 
 cli.define_data_flag()
-flags.DEFINE_multi_string("member", [], "One run of the group, as JSON: {\"gin_files\": [...], "
+flags.DEFINE_multi_string("member", None, "One run of the group, as JSON: {\"gin_files\": [...], "
                           "\"gin_bindings\": [...], \"workdir\": ..., \"teacher_dir\": ... or "
                           "null}. Repeat once per seed.")
 flags.mark_flag_as_required("member")

@@ -85,3 +85,17 @@ def test_seeds_of_a_group_differ(workdirs):
 def test_a_member_is_its_own_command_as_json():
     member = GroupMember(("gin_configs/mnist_c/mlp.gin",), ("SEED = 3",), "runs/mlp/seed_0")
     assert GroupMember.from_json(member.to_json()) == member
+
+
+@pytest.mark.parametrize("member,env,fragment", [
+    ("{bad", None, "is not a run of a seed group"),
+    ('{"gin_files": ["gin_configs/mnist_c/mlp.gin"], "gin_bindings": ["EPOCHS = 1"], '
+     '"workdir": "WORKDIR"}', {"KERAS_BACKEND": "tensorflow"}, "KERAS_BACKEND=jax"),
+])
+def test_bad_groups_name_the_problem_and_the_fix(tmp_path, data_dir, member, env, fragment):
+    done = run_script("train_seed_group.py",
+                      f"--member={member.replace('WORKDIR', str(tmp_path / 'run'))}",
+                      f"--data_dir={data_dir}", env=env)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert fragment in done.stderr and "Traceback" not in done.stderr
+    assert not os.path.exists(tmp_path / "run" / rundir.METRICS_FILE)
