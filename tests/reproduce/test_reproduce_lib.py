@@ -209,3 +209,12 @@ def test_no_transfer_score_where_the_teacher_is_not_better(tmp_path):
     (score,) = results.write_results(str(tmp_path), exp, runs, None)["transfer_scores"]
     assert score["score"] is None and "not better than the control" in score["reason"]
     assert "| cnn→mlp | alone | undefined |" in open(tmp_path / "results.md").read()
+
+
+def test_results_md_states_the_times_results_json_holds(tmp_path):
+    """15.46 s is 15.5 in results.json, so results.md says 16 s (not 15)."""
+    exp = experiment(setups=[("cnn", None)], num_seeds=1, paper_section=None)
+    runs = fake_finished_runs(tmp_path, exp, [0.9])
+    written = results.write_results(str(tmp_path), exp, runs, wall_time_s=15.46)
+    assert written["wall_time_s"] == 15.5
+    assert "this invocation took 16 s of wall time" in open(tmp_path / "results.md").read()

@@ -245,9 +245,12 @@ def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
                   wall_time_s: Optional[float]) -> Dict:
     """results.json and results.md; `wall_time_s` None when only tabulating."""
     results = aggregate(experiment, runs, workdir)
-    results["wall_time_s"] = None if wall_time_s is None else round(wall_time_s, 1)
+    # Rounded once: results.md states the very numbers results.json holds.
+    wall_time_s = None if wall_time_s is None else round(wall_time_s, 1)
+    results["wall_time_s"] = wall_time_s
     runs_time_s, timed = summed_run_time(runs)
-    results["runs_time_s"] = round(runs_time_s, 1)  # The runs' own, however many invocations.
+    runs_time_s = round(runs_time_s, 1)
+    results["runs_time_s"] = runs_time_s  # The runs' own, however many invocations.
     done = sum(r.finished for r in runs)
     results["runs_finished"], results["runs_planned"] = done, len(runs)
     results["recipe"] = experiment.recipe or None
