@@ -19,7 +19,7 @@ from tf_kdbias.data.mnist import load_mnist
 from tf_kdbias.data.pipeline import make_dataset
 from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.teacher_run import TeacherRun
-from tf_kdbias.models import load_model
+from tf_kdbias.models import load_model, save_model_atomic
 from tf_kdbias.models.cnn import build_cnn
 from tf_kdbias.models.mlp import build_mlp
 
@@ -67,13 +67,6 @@ def _fit_teacher(teacher: keras.Model, inputs, labels, epochs: int, batch_size: 
                 epochs=epochs, verbose=0, shuffle=False)  # The dataset shuffles itself.
 
 
-def _save_model_atomic(model: keras.Model, path: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def _load_frozen(model_path: str) -> keras.Model:
     teacher = load_model(model_path)
     teacher.trainable = False
@@ -94,7 +87,7 @@ def mnist_teacher(settings: BenchmarkSettings, images, labels,
     info = {"source": f"trained {settings.teacher_epochs} epoch(s)",
             "train_s": time.perf_counter() - start}
     if model_path:
-        _save_model_atomic(teacher, model_path)
+        save_model_atomic(teacher, model_path)
         info["source"] += f", saved to {model_path}"
     teacher.trainable = False
     return teacher, info

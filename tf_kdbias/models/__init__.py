@@ -1,5 +1,7 @@
 """tf_kdbias.models: the architectures compared in the paper."""
 
+import os
+
 import keras
 
 from tf_kdbias.models import channel_maxout  # noqa: F401  (registers ChannelMaxout)
@@ -15,3 +17,11 @@ def load_model(path: str) -> keras.Model:
     from tf_kdbias.models import sva  # noqa: F401  pylint: disable=import-outside-toplevel
 
     return keras.saving.load_model(path, compile=False)
+
+
+def save_model_atomic(model: keras.Model, path: str) -> None:
+    """Saves `model` to `path` whole or not at all (a kill leaves no half-written file)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, path)

@@ -16,10 +16,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import gin
 import numpy as np
 
-from tf_kdbias import io_utils, rundir
+from tf_kdbias import rundir
 from tf_kdbias.data.eval_sets import expand_any_eval_sets
 from tf_kdbias.errors import UserError
-from tf_kdbias.reproduce.plan import Run, derive_seed, script_command
+from tf_kdbias.reproduce.plan import Run, derive_seed, planned_run
 from tf_kdbias.reproduce.results import summarize
 
 PENALTY = "l1_l2_penalty"
@@ -71,8 +71,8 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
         run_dir = os.path.join(workdir, "teachers", teacher)
         bindings = [*ablation.teacher_bindings.get(teacher, ()), *eval_bindings,
                     f"SEED = {derive_seed(ablation.seed, f'teachers/{teacher}')}"]
-        runs.append(AblationRun(None, Run(teacher, None, 0, run_dir, None, script_command(
-            files, bindings, run_dir, data_dir))))
+        runs.append(AblationRun(None, planned_run(teacher, None, 0, run_dir, None, files,
+                                                  bindings, data_dir)))
     for row, row_files, row_bindings in ablation.rows:
         for teacher in ablation.teacher_gin_files:
             teacher_dir = os.path.join(workdir, "teachers", teacher)
@@ -81,10 +81,9 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
                                        f"seed_{k}")
                 bindings = [*ablation.student_bindings, *row_bindings, *eval_bindings,
                             f"SEED = {derive_seed(ablation.seed, f'students/seed_{k}')}"]
-                command = script_command([*ablation.student_gin_files, *row_files], bindings,
-                                         run_dir, data_dir, teacher_dir)
-                runs.append(AblationRun(row, Run("student", teacher, k, run_dir, teacher_dir,
-                                                 command)))
+                runs.append(AblationRun(row, planned_run(
+                    "student", teacher, k, run_dir, teacher_dir,
+                    [*ablation.student_gin_files, *row_files], bindings, data_dir)))
     return runs
 
 

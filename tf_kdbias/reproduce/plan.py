@@ -201,11 +201,19 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
             bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
                         + [f"SEED = {derive_seed(experiment.seed, name)}",
                            f"run_training.eval_sets = {json.dumps(eval_sets)}"])
-            gin_files = (*experiment.model_gin_files[student], *recipe)
-            command = script_command(gin_files, bindings, run_dir, data_dir, teacher_dir)
-            runs.append(Run(student, teacher, k, run_dir, teacher_dir, command, tuple(gin_files),
-                            tuple(bindings), data_dir))
+            runs.append(planned_run(student, teacher, k, run_dir, teacher_dir,
+                                    (*experiment.model_gin_files[student], *recipe), bindings,
+                                    data_dir))
     return runs
+
+
+def planned_run(student: str, teacher: Optional[str], seed_index: int, run_dir: str,
+                teacher_dir: Optional[str], gin_files: Sequence[str], bindings: Sequence[str],
+                data_dir: Optional[str]) -> Run:
+    """A Run with its train/distill command (`script_command`) and the pieces it passes."""
+    command = script_command(gin_files, bindings, run_dir, data_dir, teacher_dir)
+    return Run(student, teacher, seed_index, run_dir, teacher_dir, command, tuple(gin_files),
+               tuple(bindings), data_dir)
 
 
 def script_command(gin_files: Sequence[str], bindings: Sequence[str], run_dir: str,

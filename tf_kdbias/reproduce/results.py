@@ -34,12 +34,6 @@ def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict
     return {"experiment": experiment.name, "rows": rows + baseline_rows(finished)}
 
 
-def _run_data_dir(run: Run) -> Optional[str]:
-    """The --data_dir of a run's command (None: it has none)."""
-    flag = "--data_dir="
-    return next((part[len(flag):] for part in run.command if part.startswith(flag)), None)
-
-
 def _restored_task(runs: Sequence[Run]):
     """The task of the table's first finished run, restored from its assets;
     None without one, or when its metrics.json names no task."""
@@ -63,7 +57,7 @@ def baseline_rows(runs: Sequence[Run]) -> List[Dict]:
         return []
     first = next(r for r in runs if r.finished)
     eval_sets = list(first.metrics()["eval"])
-    per_guess = task.baseline_metrics(_run_data_dir(first), eval_sets)
+    per_guess = task.baseline_metrics(first.data_dir, eval_sets)
     return [{"student": guess, "teacher": None, "eval_set": eval_set, "metric": metric,
              **summarize([value]), "runs": [], "baseline": True}
             for guess, by_set in per_guess.items()

@@ -25,6 +25,7 @@ from tf_kdbias.distill import teacher_cache
 from tf_kdbias.distill.distiller import Distiller
 from tf_kdbias.distill.teacher_run import TeacherRun
 from tf_kdbias.errors import UserError
+from tf_kdbias.models import save_model_atomic
 from tf_kdbias.optimizers.factory import make_optimizer
 from tf_kdbias.tasks.base import Task
 from tf_kdbias.tasks.mnist import MnistTask
@@ -200,9 +201,9 @@ def finish_run(run: PreparedRun, wall_time_s: float, operative_config: Optional[
       extra: more metrics.json entries (e.g. the seed group a run trained in).
     """
     spec = run.spec
-    _save_model_atomic(run.model, rundir.model_path(spec.out_dir))
+    save_model_atomic(run.model, rundir.model_path(spec.out_dir))
     if isinstance(run.trainer, Distiller) and run.trainer.online:
-        _save_model_atomic(run.trainer.teacher,
+        save_model_atomic(run.trainer.teacher,
                            os.path.join(spec.out_dir, rundir.ONLINE_TEACHER_FILE))
     results = spec.task.evaluate(run.model, spec.data_dir, spec.eval_sets)
     metrics = {**_metrics_record(run, results, wall_time_s), **(extra or {})}
@@ -259,12 +260,6 @@ def _callbacks(out_dir: str, settings: TrainSettings, backup: resume.EpochBackup
             os.path.join(out_dir, rundir.TRAJECTORY_FOLDER), settings.epochs, backup.first_epoch))
     # Last: an epoch counts as done only once everything above is written.
     return cbs + [backup]
-
-
-def _save_model_atomic(model: keras.Model, path: str) -> None:
-    tmp = path + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 def _resume_or_start(trainer: keras.Model, run_dir: str, key: str, epochs: int,

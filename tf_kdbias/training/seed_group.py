@@ -85,27 +85,18 @@ def _prepare_member(member: GroupMember, data_dir: Optional[str]):
     return prepare_run(spec), gin.operative_config_str()
 
 
-def _elements(split, logits):
-    """The fused engine's arrays of a split (None for no validation data)."""
-    from tf_kdbias.training.fused import engine  # Imports JAX.
-
-    if split is None or len(split.labels) == 0:
-        return None
-    return engine.training_elements(split.inputs, split.labels, logits,
-                                    getattr(split, "sample_weight", None))
-
-
 def _fit_together(runs: Sequence[PreparedRun], verbose: int) -> None:
     """Fits runs that start at one epoch as one vmapped program."""
-    from tf_kdbias.training.fused.seeds import SeedGroupFitter  # Imports JAX.
+    from tf_kdbias.training.fused.engine import split_elements  # Imports JAX.
+    from tf_kdbias.training.fused.seeds import SeedGroupFitter
 
     settings = runs[0].spec.settings
     if runs[0].recorder.first_epoch >= settings.epochs:
         return  # Killed after the last epoch's backup: nothing left to fit.
-    validations = [_elements(r.validation, r.teacher_logits["validation"]) for r in runs]
+    validations = [split_elements(r.validation, r.teacher_logits["validation"]) for r in runs]
     fitter = SeedGroupFitter(
         [r.trainer for r in runs],
-        [_elements(r.train, r.teacher_logits["train"]) for r in runs],
+        [split_elements(r.train, r.teacher_logits["train"]) for r in runs],
         [r.spec.settings.seed for r in runs], settings.batch_size,
         validations=None if validations[0] is None else validations)
     fitter.fit(settings.epochs, runs[0].recorder.first_epoch, [r.callbacks for r in runs],

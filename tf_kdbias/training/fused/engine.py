@@ -344,6 +344,14 @@ class FusedFitter:
         return logs
 
 
+def split_elements(split, logits):
+    """The engine's arrays of a task's ArraySplit (None for no or empty validation data)."""
+    if split is None or len(split.labels) == 0:
+        return None
+    return training_elements(split.inputs, split.labels, logits,
+                             getattr(split, "sample_weight", None))
+
+
 def fit_run(trainer: keras.Model, train, validation, teacher_logits: Dict, batch_size: int,
             seed: int, epochs: int, first_epoch: int, callbacks, verbose: int) -> None:
     """training/run.py's fused `_fit`: the run's splits (task ArraySplits) through `FusedFitter`.
@@ -357,13 +365,7 @@ def fit_run(trainer: keras.Model, train, validation, teacher_logits: Dict, batch
       callbacks: the run's callbacks (history, checkpoints, backup).
       verbose: Keras verbosity of the per-epoch progress line.
     """
-    def elements(split, logits):
-        if split is None or len(split.labels) == 0:
-            return None
-        return training_elements(split.inputs, split.labels, logits,
-                                 getattr(split, "sample_weight", None))
-
-    fitter = FusedFitter(trainer, elements(train, teacher_logits["train"]), batch_size, seed,
-                         validation=elements(validation, teacher_logits["validation"]))
+    fitter = FusedFitter(trainer, split_elements(train, teacher_logits["train"]), batch_size,
+                         seed, validation=split_elements(validation, teacher_logits["validation"]))
     if first_epoch < epochs:
         fitter.fit(epochs, first_epoch, callbacks, verbose)
