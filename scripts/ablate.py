@@ -22,7 +22,7 @@ from tf_kdbias.reproduce import execute
 cli.define_gin_flags()
 cli.define_data_flag()
 flags.DEFINE_string("workdir", None, "Ablation folder: teachers/, students/, results.*")
-flags.DEFINE_integer("parallel_runs", 1, "Runs executed at once, each in its own process.")
+cli.define_parallel_flag()
 flags.DEFINE_bool("results_only", False, "Run nothing; tabulate the runs finished so far.")
 flags.mark_flag_as_required("workdir")
 FLAGS = flags.FLAGS

@@ -25,10 +25,7 @@ cli.define_data_flag()
 flags.DEFINE_string("workdir", None, "Experiment folder: runs/, results.json, results.md.")
 flags.DEFINE_bool("list_commands", False,
                   "Print one command per run (e.g. for a cluster job array) and exit.")
-flags.DEFINE_integer("parallel_runs", 1,
-                     "Runs executed at once, each in its own process (a student starts once "
-                     "its teacher is done). >1 suits a GPU, where one small model uses a "
-                     "sliver of the device; each run then logs to <run_dir>/log.txt.")
+cli.define_parallel_flag()
 flags.DEFINE_float("gpu_memory_fraction", None,
                    "With --parallel_runs>1, the GPU memory share of each JAX process "
                    "(default 0.9 / parallel_runs); TensorFlow processes grow on demand.")

@@ -22,6 +22,13 @@ def define_data_flag() -> None:
                         "$TF_KDBIAS_DATA_DIR; if neither is set, TFDS downloads the data.")
 
 
+def define_parallel_flag() -> None:
+    flags.DEFINE_integer("parallel_runs", 0,
+                         "Runs executed at once, each in its own process (a student starts "
+                         "once its teacher is done); 0 (default) = this machine's CPU cores. "
+                         "Each run logs to <run_dir>/log.txt.")
+
+
 def run_main(main_fn) -> None:
     """Runs `main_fn()`; expected errors print their message and exit 2."""
     logging.set_verbosity(logging.WARNING)

@@ -34,8 +34,10 @@ def _flag_values(command, flag):
 
 def test_plan_pairs_seeds_across_rows_and_adds_each_rows_knobs(tmp_path):
     runs = ablation.plan(settings(), str(tmp_path), None)
-    assert [r.row for r in runs[:2]] == [None, None]  # Teachers first.
-    students = runs[2:]
+    assert [r.row for r in runs[:4]] == [None] * 4  # Teachers first: 2 kinds x 2 seeds.
+    teacher_dirs = [r.run.run_dir for r in runs[:4]]
+    assert len(set(teacher_dirs)) == 4
+    students = runs[4:]
     assert len(students) == 3 * 2 * 2
     seed_of = lambda r: next(b for b in _flag_values(r.run.command, "gin_bindings")
                              if b.startswith("SEED"))
@@ -47,8 +49,12 @@ def test_plan_pairs_seeds_across_rows_and_adds_each_rows_knobs(tmp_path):
     assert "Distiller.kd_loss = 'x'" in _flag_values(soft.run.command, "gin_bindings")
     everything = next(r for r in students if r.row == "all")
     assert _flag_values(everything.run.command, "gin_file") == ["m.gin", "r.gin"]
-    assert everything.run.teacher_dir == os.path.join(str(tmp_path), "teachers",
-                                                      everything.run.teacher)
+    # Student seed k learns from teacher seed k.
+    for r in students:
+        assert r.run.teacher_dir == os.path.join(str(tmp_path), "teachers", r.run.teacher,
+                                                 f"seed_{r.run.seed_index}")
+    teacher_seeds = {seed_of(r) for r in runs[:4]}
+    assert len(teacher_seeds) == 4  # Each teacher run its own seed.
 
 
 def test_repeated_row_names_are_a_user_error(tmp_path):
@@ -73,7 +79,7 @@ def test_the_shipped_ablation_config_parses_into_six_rows(tmp_path):
     rows = list(dict.fromkeys(r.row for r in runs if r.row))
     assert rows == ["today", "soft_ce", "teacher_training", "schedule_eps", "all_60k",
                     "faithful"]
-    assert sum(r.row is None for r in runs) == 2 and len(runs) == 2 + 6 * 2 * 3
+    assert sum(r.row is None for r in runs) == 2 * 3 and len(runs) == 2 * 3 + 6 * 2 * 3
 
 
 def test_tables_and_figure_from_results(tmp_path):
@@ -94,3 +100,35 @@ def test_tables_and_figure_from_results(tmp_path):
     assert "| constant guess (training majority class) | — | 0.114 |" in markdown
     path = ablation_report.plot(results, str(tmp_path / "a.png"))
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ablation_effects_pair_students_by_seed_by_hand():
+    """Rows today/soft/all, teachers cnn and mlp, 3 seeds, one eval set."""
+    def row(name, teacher, values, seeds=(0, 1, 2)):
+        return {"row": name, "teacher": teacher, "eval_set": "mnist_c/scale",
+                "metric": "accuracy", "values": list(values), "seeds": list(seeds)}
+
+    rows = [row("teacher", "cnn", [0.90, 0.91, 0.92]), row("teacher", "mlp", [0.60, 0.62, 0.61]),
+            row("today", "cnn", [0.70, 0.72, 0.71]), row("today", "mlp", [0.65, 0.66, 0.64]),
+            row("soft", "cnn", [0.80, 0.79, 0.83]), row("soft", "mlp", [0.66, 0.65, 0.64]),
+            # Listed in seed order 2, 0, 1: pairing is by seed, not by position.
+            row("all", "cnn", [0.84, 0.80, 0.81], seeds=(2, 0, 1)),
+            row("all", "mlp", [0.70, 0.69, 0.71])]
+    found = {(e["kind"], e["a"], e["b"]): e
+             for e in ablation.ablation_effects(rows, ["today", "soft", "all"])}
+    knob = found[("knob", "soft (cnn→student)", "today (cnn→student)")]
+    assert knob["differences"] == pytest.approx([0.10, 0.07, 0.12])
+    d = np.array([0.10, 0.07, 0.12])
+    half = 4.302653 * d.std(ddof=1) / np.sqrt(3)
+    assert (knob["low"], knob["high"]) == pytest.approx((d.mean() - half, d.mean() + half),
+                                                        abs=1e-5)
+    assert knob["verdict"] == "A > B"
+    all_vs_soft = found[("all knobs vs one", "all (cnn→student)", "soft (cnn→student)")]
+    assert all_vs_soft["differences"] == pytest.approx([0.00, 0.02, 0.01])
+    # soft's cnn students vs its mlp students, and vs the MLP trained alone (the mlp teachers).
+    assert found[("teacher vs teacher", "soft (cnn→student)", "soft (mlp→student)")][
+        "differences"] == pytest.approx([0.14, 0.14, 0.19])
+    alone = found[("vs alone", "today (mlp→student)", "mlp alone")]
+    assert alone["differences"] == pytest.approx([0.05, 0.04, 0.03])
+    assert ("knob", "all (cnn→student)", "today (cnn→student)") in found
+    assert not any(e["a"].startswith("today") and e["kind"] == "knob" for e in found.values())

@@ -145,7 +145,7 @@ def test_parallel_runs_share_the_gpu_memory():
             == os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"))
 
 
-@pytest.mark.parametrize("parallel,fraction,flag", [(0, None, "parallel_runs"),
+@pytest.mark.parametrize("parallel,fraction,flag", [(-1, None, "parallel_runs"),
                                                      (2, 1.5, "gpu_memory_fraction"),
                                                      (2, 0.0, "gpu_memory_fraction")])
 def test_bad_parallel_settings_are_user_errors(tmp_path, parallel, fraction, flag):
@@ -153,6 +153,12 @@ def test_bad_parallel_settings_are_user_errors(tmp_path, parallel, fraction, fla
     with pytest.raises(UserError, match=flag):
         execute.execute_runs([run], parallel_runs=parallel, gpu_memory_fraction=fraction)
     assert not os.path.exists(run.run_dir)  # Nothing started.
+
+
+def test_zero_parallel_runs_means_one_per_core(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert execute.resolve_parallel_runs(0) == 3
+    assert execute.resolve_parallel_runs(2) == 2
 
 
 def test_a_partial_table_covers_finished_runs_and_says_so(tmp_path):

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from tf_kdbias.analysis.plotting import plt, save_figure
+from tf_kdbias.reproduce import effects
 
 ACCURACY_SETS = ("mnist", "mnist_c/scale", "mnist_c/translate")
 
@@ -34,6 +35,8 @@ def format_markdown(results: Dict, header: str = "") -> str:
     rows = results["rows"]
     sets = [s for s in ACCURACY_SETS if any(r["eval_set"] == s for r in rows)]
     lines = [f"# {results['experiment']}", "", header, ""]
+    if results.get("effects"):
+        lines += [effects.format_effects_table(results["effects"], "accuracy"), ""]
     for teacher in _teachers(results):
         lines += [f"## {teacher} → MLP students (mean ± std over seeds)", "",
                   "| row | " + " | ".join(f"accuracy {s}" for s in sets)
@@ -46,7 +49,7 @@ def format_markdown(results: Dict, header: str = "") -> str:
                          + f" | {_cell(rows, name, teacher, 'mnist_c/translate', 'ece_paper')}"
                          + f" | {_cell(rows, name, teacher, 'mnist', 'l1_l2_penalty', 4)} | {n} |")
         lines.append("")
-    lines += ["## Teachers (one run each) and the constant guess", "",
+    lines += ["## Teachers (mean ± std over seeds) and the constant guess", "",
               "| model | " + " | ".join(f"accuracy {s}" for s in sets) + " | final L1+L2 penalty |",
               "|---" * (len(sets) + 2) + "|"]
     for teacher in _teachers(results):

@@ -1,11 +1,14 @@
-"""A recipe ablation: one teacher per architecture, students under rows of recipes.
+"""A recipe ablation: teachers per architecture and seed, students under rows of recipes.
 
 Each row is today's student recipe plus some bindings (or gin files); every
 row distils the same students (same seeds, paired across rows) from the same
-teachers, so rows differ by their bindings alone. Runs are ordinary
-train/distill runs executed by reproduce/execute.py, so they resume and skip like a
-reproduce table. Results: per (row, teacher, eval set) the students' accuracy,
-both ECEs and their final L1+L2 penalty, mean ± std over seeds.
+teachers: student seed k learns from teacher seed k, so teacher variance is
+part of every interval. Rows differ by their bindings alone. Runs are
+ordinary train/distill runs executed by reproduce/execute.py, so they resume
+and skip like a reproduce table. Results: per (row, teacher, eval set) the
+students' accuracy, both ECEs and their final L1+L2 penalty, mean ± std over
+seeds; and the effects (`ablation_effects`): paired differences over seeds
+with 95% t intervals (reproduce/effects.py).
 """
 
 import dataclasses
@@ -19,6 +22,7 @@ import numpy as np
 from tf_kdbias import rundir
 from tf_kdbias.data.eval_sets import expand_any_eval_sets
 from tf_kdbias.errors import UserError
+from tf_kdbias.reproduce import effects
 from tf_kdbias.reproduce.plan import Run, derive_seed, planned_run
 from tf_kdbias.reproduce.results import summarize
 
@@ -33,12 +37,13 @@ class Ablation:
 
     Args:
       name: written into results.json.
-      teacher_gin_files: teacher name -> gin files of its (single) run.
-      teacher_bindings: teacher name -> bindings of its run.
+      teacher_gin_files: teacher name -> gin files of its runs (one per seed).
+      teacher_bindings: teacher name -> bindings of its runs.
       student_gin_files: gin files of every student (today's recipe).
       student_bindings: bindings of every student (e.g. the epoch budget).
       rows: (row name, extra gin files, extra bindings), in table order.
-      num_seeds: students per (row, teacher); seed k is shared by all rows.
+      num_seeds: teachers per architecture and students per (row, teacher);
+        student seed k is shared by all rows and learns from teacher seed k.
       seed: experiment seed; run seeds derive from it.
       eval_sets: eval sets of every run.
     """
@@ -61,22 +66,24 @@ class AblationRun:
 
 
 def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[AblationRun]:
-    """Teacher runs first, then every (row, teacher, seed) student."""
+    """Teacher runs first (one per architecture and seed), then every (row,
+    teacher, seed) student; student seed k learns from teacher seed k."""
     names = [row[0] for row in ablation.rows]
     if len(set(names)) != len(names):
         raise UserError(f"Ablation.rows has repeated row names {names}; name each row once.")
     eval_bindings = [f"run_training.eval_sets = {json.dumps(expand_any_eval_sets(ablation.eval_sets))}"]
     runs = []
     for teacher, files in ablation.teacher_gin_files.items():
-        run_dir = os.path.join(workdir, "teachers", teacher)
-        bindings = [*ablation.teacher_bindings.get(teacher, ()), *eval_bindings,
-                    f"SEED = {derive_seed(ablation.seed, f'teachers/{teacher}')}"]
-        runs.append(AblationRun(None, planned_run(teacher, None, 0, run_dir, None, files,
-                                                  bindings, data_dir)))
+        for k in range(ablation.num_seeds):
+            run_dir = teacher_dir_in(workdir, teacher, k)
+            bindings = [*ablation.teacher_bindings.get(teacher, ()), *eval_bindings,
+                        f"SEED = {derive_seed(ablation.seed, f'teachers/{teacher}/seed_{k}')}"]
+            runs.append(AblationRun(None, planned_run(teacher, None, k, run_dir, None, files,
+                                                      bindings, data_dir)))
     for row, row_files, row_bindings in ablation.rows:
         for teacher in ablation.teacher_gin_files:
-            teacher_dir = os.path.join(workdir, "teachers", teacher)
             for k in range(ablation.num_seeds):
+                teacher_dir = teacher_dir_in(workdir, teacher, k)
                 run_dir = os.path.join(workdir, "students", row, f"{teacher}_to_student",
                                        f"seed_{k}")
                 bindings = [*ablation.student_bindings, *row_bindings, *eval_bindings,
@@ -85,6 +92,11 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
                     "student", teacher, k, run_dir, teacher_dir,
                     [*ablation.student_gin_files, *row_files], bindings, data_dir)))
     return runs
+
+
+def teacher_dir_in(workdir: str, teacher: str, seed_index: int) -> str:
+    """teachers/<teacher>/seed_<k>: the teacher of every row's student seed k."""
+    return os.path.join(workdir, "teachers", teacher, f"seed_{seed_index}")
 
 
 def regularization_penalty(run_dir: str) -> float:
@@ -130,9 +142,70 @@ def aggregate(ablation: Ablation, runs: Sequence[AblationRun], workdir: str,
                 rows.append({"row": row or "teacher", "teacher": teacher, "eval_set": eval_set,
                              "metric": metric,
                              **summarize([v[eval_set][metric] for v in values]),
+                             "seeds": [m.run.seed_index for m in members],
                              "runs": [os.path.relpath(m.run.run_dir, workdir) for m in members]})
     rows += constant_guess_rows(ablation.eval_sets, data_dir)
     return {"experiment": ablation.name, "rows": rows,
+            "effects": ablation_effects(rows, [name for name, _, _ in ablation.rows]),
+            "effects_pairing": effects.PAIRING,
             "row_bindings": {name: {"gin_files": list(files), "bindings": list(bindings)}
                              for name, files, bindings in ablation.rows},
             "runs_finished": len(finished), "runs_planned": len(runs)}
+
+
+# The students' architecture trained alone: the ablation's MLP teachers (the
+# same recipe as the models that teach), paired with students by seed.
+ALONE_TEACHER = "mlp"
+
+
+def ablation_comparisons(row_names: Sequence[str], teachers: Sequence[str]) -> List[Tuple]:
+    """(kind, (row, teacher) A, (row, teacher) B) in table order: each row
+    against the first (one knob's effect) and the last (all knobs) against
+    each other row, under the same teacher; each row's students of one
+    teacher against another's; each row's students against the students'
+    architecture trained alone."""
+    first, last = row_names[0], row_names[-1]
+    found = []
+    for teacher in teachers:
+        found += [("knob", (row, teacher), (first, teacher)) for row in row_names[1:]]
+        found += [("all knobs vs one", (last, teacher), (row, teacher))
+                  for row in row_names[1:-1]]
+    for row in row_names:
+        found += [("teacher vs teacher", (row, a), (row, b))
+                  for i, a in enumerate(teachers) for b in teachers[i + 1:]]
+        if ALONE_TEACHER in teachers:
+            found += [("vs alone", (row, teacher), ("teacher", ALONE_TEACHER))
+                      for teacher in teachers]
+    return found
+
+
+def ablation_effects(rows: Sequence[Dict], row_names: Sequence[str],
+                     metrics: Sequence[str] = ("accuracy", "ece_paper")) -> List[Dict]:
+    """Paired differences over seeds (`effects.paired_effect`) for each
+    `ablation_comparisons` entry, eval set and metric, with verdicts (no
+    paper column: the paper has no ablation)."""
+    by_key = {(r["row"], r["teacher"], r["eval_set"], r["metric"]):
+              dict(zip(r.get("seeds", range(len(r["values"]))), r["values"]))
+              for r in rows if r.get("values")}
+    teachers = list(dict.fromkeys(r["teacher"] for r in rows if r["row"] == "teacher"))
+    eval_sets = list(dict.fromkeys(r["eval_set"] for r in rows if r["row"] == "teacher"))
+    found = []
+    for kind, a, b in ablation_comparisons(row_names, teachers):
+        for eval_set in eval_sets:
+            for metric in metrics:
+                va, vb = by_key.get((*a, eval_set, metric)), by_key.get((*b, eval_set, metric))
+                shared = sorted(set(va or ()) & set(vb or ()))
+                shared = [k for k in shared if va[k] is not None and vb[k] is not None]
+                if not shared:
+                    continue
+                effect = effects.paired_effect([va[k] for k in shared], [vb[k] for k in shared])
+                found.append({"kind": kind, "a": _label(a), "b": _label(b),
+                              "eval_set": eval_set, "metric": metric, **effect,
+                              "seeds": shared, "paper_difference": None,
+                              "verdict": effects.verdict(effect, None)})
+    return found
+
+
+def _label(key: Tuple[str, str]) -> str:
+    row, teacher = key
+    return f"{teacher} alone" if row == "teacher" else f"{row} ({teacher}→student)"

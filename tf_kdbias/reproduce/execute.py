@@ -42,22 +42,33 @@ def run_environment(parallel_runs: int, gpu_memory_fraction: Optional[float]) ->
     return env
 
 
+def resolve_parallel_runs(parallel_runs: int) -> int:
+    """--parallel_runs: 0 means one run per CPU core this process may use."""
+    if parallel_runs < 0:
+        raise UserError(f"--parallel_runs={parallel_runs}: use 1 or more, or 0 for one per "
+                        "CPU core.")
+    if parallel_runs == 0:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    return parallel_runs
+
+
 def execute_runs(runs: Sequence[Run], parallel_runs: int = 1,
                  gpu_memory_fraction: Optional[float] = None,
                  group_seeds: bool = False) -> None:
     """Runs each unfinished run in its own process, teachers before their students.
 
     With `parallel_runs` > 1, up to that many processes run at once (a
-    student starts once its teacher has finished); otherwise runs go one by
-    one. Each run writes its output to `<run_dir>/log.txt` (the last lines
-    are shown if it fails); the console gets one progress bar over the runs
-    (on a terminal) and one summary line per finished run. With
+    student starts once its teacher has finished); 1 runs them one by one, 0
+    one per CPU core (`resolve_parallel_runs`). Each run writes its output
+    to `<run_dir>/log.txt` (the last lines are shown if it fails); the
+    console gets one progress bar over the runs (on a terminal) and one
+    summary line per finished run. With
     `group_seeds`, the unfinished runs of each setup train together in one
     process (`plan.SeedGroup`; JAX backend, fused engine), which logs to
     `runs/<setup>/seed_group_log.txt`.
     """
-    if parallel_runs < 1:
-        raise UserError(f"--parallel_runs={parallel_runs}: use 1 or more.")
+    parallel_runs = resolve_parallel_runs(parallel_runs)
     if gpu_memory_fraction is not None and not 0.0 < gpu_memory_fraction <= 1.0:
         raise UserError(f"--gpu_memory_fraction={gpu_memory_fraction}: use a share of the GPU's "
                         "memory in (0, 1], e.g. 0.9 / --parallel_runs.")

@@ -38,6 +38,10 @@ class Experiment:
         on data alone, e.g. a recipe of the models that later teach.
       student_gin_files: gin files added to every distillation run (the
         students' recipe).
+      alone_bindings: model name -> bindings added (after `model_bindings`)
+        to that model's runs trained alone (e.g. a shortened recipe's rates).
+      student_bindings: model name -> bindings added to that model's runs
+        as a student.
       setups: (student, teacher) pairs; teacher None trains on data alone.
         Every teacher must also appear as a setup trained alone.
       num_seeds: runs per setup.
@@ -54,6 +58,8 @@ class Experiment:
     model_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     alone_gin_files: Sequence[str] = ()
     student_gin_files: Sequence[str] = ()
+    alone_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    student_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     num_seeds: int = 1
     seed: int = 0
     eval_sets: Sequence[str] = MNIST_EVAL_SETS
@@ -198,7 +204,9 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
             run_dir = rundir.run_dir_in(workdir, setup, k)
             teacher_dir = None if teacher is None else rundir.run_dir_in(workdir, teacher, k)
             recipe = experiment.alone_gin_files if teacher is None else experiment.student_gin_files
-            bindings = (list(experiment.model_bindings.get(student, ())) + list(extra_bindings)
+            role = experiment.alone_bindings if teacher is None else experiment.student_bindings
+            bindings = (list(experiment.model_bindings.get(student, ()))
+                        + list(role.get(student, ())) + list(extra_bindings)
                         + [f"SEED = {derive_seed(experiment.seed, name)}",
                            f"run_training.eval_sets = {json.dumps(eval_sets)}"])
             runs.append(planned_run(student, teacher, k, run_dir, teacher_dir,

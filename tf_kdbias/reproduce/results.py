@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tf_kdbias import io_utils
+from tf_kdbias.reproduce import effects
 from tf_kdbias.reproduce.plan import Experiment, Run
 
 PAPER_RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_results.json")
@@ -30,6 +31,7 @@ def aggregate(experiment: Experiment, runs: Sequence[Run], workdir: str) -> Dict
                 values = [e[eval_set][metric] for e in evals]
                 rows.append({"student": student, "teacher": teacher, "eval_set": eval_set,
                              "metric": metric, **summarize(values),
+                             "seeds": [r.seed_index for r in group],
                              "runs": [os.path.relpath(r.run_dir, workdir) for r in group]})
     return {"experiment": experiment.name, "rows": rows + baseline_rows(finished)}
 
@@ -120,6 +122,13 @@ def _paper_lookup(paper: Sequence[Dict]):
     return lookup
 
 
+def _paper_for_effects(paper: Sequence[Dict]) -> List[Dict]:
+    """The paper's rows under our metric names (its `ece` is our `ece_paper`;
+    our 15-bin `ece` has no paper counterpart)."""
+    ours_of = {v: k for k, v in PAPER_METRIC_OF.items()}
+    return [{**r, "metric": ours_of.get(r["metric"], r["metric"])} for r in paper]
+
+
 def _setup_label(row) -> str:
     return row["student"] if row["teacher"] is None else f"{row['teacher']}→{row['student']}"
 
@@ -142,14 +151,23 @@ def format_summary_table(results: Dict, paper: Sequence[Dict], metric: str) -> s
     return "\n".join(lines)
 
 
+# The metrics whose effects results.md shows (all are in results.json), in this order.
+EFFECT_METRICS = ("accuracy", "ece_paper")
+
+
 def format_results_markdown(results: Dict, paper: Sequence[Dict], header: str = "") -> str:
-    """Summary tables, then every row beside the paper's number and the difference."""
+    """The effects tables first, then the summary tables, then every row
+    beside the paper's number and the difference."""
     lookup = _paper_lookup(paper)
     metrics = list(dict.fromkeys(r["metric"] for r in results["rows"]))
+    effect_tables = [effects.format_effects_table(results.get("effects", []), m) + "\n"
+                     for m in EFFECT_METRICS
+                     if any(e["metric"] == m for e in results.get("effects", []))]
     summary = [format_summary_table(results, paper, m) + "\n"
                for m in metrics if any(lookup(r) for r in results["rows"] if r["metric"] == m)]
     legend = [METRIC_LEGEND[m] for m in metrics if m in METRIC_LEGEND]
-    lines = [f"# {results['experiment']}", "", header, "", *legend, "", *summary,
+    lines = [f"# {results['experiment']}", "", header, "", *effect_tables, *legend, "",
+             *summary,
              "| student | teacher | eval set | metric | ours (mean ± std, n) | paper | ours − paper |",
              "|---|---|---|---|---|---|---|"]
     for row in results["rows"]:
@@ -249,16 +267,18 @@ def write_results(workdir: str, experiment: Experiment, runs: Sequence[Run],
     results["runs_finished"], results["runs_planned"] = done, len(runs)
     results["recipe"] = experiment.recipe or None
     results["transfer_scores"] = transfer_scores(results["rows"])
-    io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
-    partial = "" if done == len(runs) else f" PARTIAL: {done} of {len(runs)} runs finished."
-    how = ("Tabulated by `scripts/reproduce.py --results_only`" if wall_time_s is None
-           else "Measured by `scripts/reproduce.py`")
     paper = paper_rows(experiment.paper_section)
     source_note = " Paper numbers: Abnar et al. (2020), Tables."
     if paper and not paper_applies(runs):
         paper = []
         source_note = (" No paper numbers: these runs' data is not the paper's (for SVA, only "
                        "the full Linzen file is).")
+    results["effects_pairing"] = effects.PAIRING
+    results["effects"] = effects.effects(results["rows"], _paper_for_effects(paper))
+    io_utils.write_json_atomic(os.path.join(workdir, "results.json"), results)
+    partial = "" if done == len(runs) else f" PARTIAL: {done} of {len(runs)} runs finished."
+    how = ("Tabulated by `scripts/reproduce.py --results_only`" if wall_time_s is None
+           else "Measured by `scripts/reproduce.py`")
     header = (f"{how} ({len(runs)} runs).{partial}{source_note}\n\n"
               + time_note(runs_time_s, timed, done, wall_time_s))
     if experiment.recipe:
