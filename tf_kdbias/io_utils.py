@@ -38,6 +38,10 @@ def write_text_atomic(path: str, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text), "w")
 
 
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data), "wb")
+
+
 def save_arrays_atomic(path: str, **arrays: np.ndarray) -> None:
     """Saves arrays as an uncompressed .npz atomically."""
     _atomic_write(path, lambda f: np.savez(f, **arrays), "wb")
