@@ -44,7 +44,7 @@ RUNS_FOLDER = "runs"
 # metrics.json fields that legitimately differ between two runs of the same
 # command (timing, where and how often it ran); everything else must match.
 NON_REPRODUCIBLE_FIELDS = ("wall_time_s", "resumed_from_epochs", "tf_kdbias_version",
-                           "git_commit", "keras_version", "backend")
+                           "git_commit", "keras_version", "backend", "precision")
 # Runs written before tasks had names were all MNIST runs.
 DEFAULT_TASK = "mnist"
 _SETUP_SEPARATOR = "_to_"

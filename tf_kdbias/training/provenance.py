@@ -24,6 +24,33 @@ def provenance() -> dict:
             "keras_version": keras.__version__, "backend": keras.config.backend()}
 
 
+def precision() -> dict:
+    """How this process computes: the dtype policy and the float32 matmul precision.
+
+    JAX runs float32 matmuls and convolutions as TF32 on GPUs with tensor
+    cores unless `jax_default_matmul_precision` says otherwise; TensorFlow
+    does the same while TF32 execution is enabled (its default). On a CPU
+    both compute in true float32.
+    """
+    import keras
+    policy = keras.config.dtype_policy().name
+    if keras.config.backend() == "jax":
+        import jax
+        platform = jax.default_backend()
+        setting = jax.config.jax_default_matmul_precision
+        tf32 = platform == "gpu" and setting in (None, "default", "tensorfloat32")
+        how = f"jax_default_matmul_precision={setting}"
+    elif keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+        platform = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+        tf32 = platform == "gpu" and tf.config.experimental.tensor_float_32_execution_enabled()
+        how = f"tensor_float_32_execution={tf32}"
+    else:
+        platform, tf32, how = "unknown", False, keras.config.backend()
+    matmul = "tf32" if tf32 else ("float32" if platform != "unknown" else "unknown")
+    return {"dtype_policy": policy, "matmul": matmul, "platform": platform, "setting": how}
+
+
 def write_config(run_dir: str, filename: str, config_text: str) -> None:
     """Writes the gin config to the run dir and, when TF is there, to
     TensorBoard as text (t5x-style), so a run shows how it was made."""

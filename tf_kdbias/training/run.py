@@ -227,6 +227,7 @@ def _metrics_record(run: PreparedRun, results: Dict, wall_time_s: float) -> Dict
         "wall_time_s": round(wall_time_s, 2),
         **function_matching.metrics_entry(trainer),  # {} unless FunctionMatching is on.
         "distillation": trainer.hyperparameters() if isinstance(trainer, Distiller) else None,
+        "precision": provenance.precision(),  # e.g. TF32 matmuls: JAX's default on a GPU.
         **provenance.provenance(),
     }
 
