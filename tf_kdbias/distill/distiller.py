@@ -71,6 +71,12 @@ class Distiller(keras.Model):
         original code's soft-target CE / T^2).
       teacher_training: run a frozen teacher in training mode (dropout on), as
         the original code did. Incompatible with cached logits.
+      teacher_batch_statistics: with `teacher_training`, the frozen teacher's
+        BatchNormalization layers normalise each batch with its own mean and
+        variance, as the authors' TensorFlow 1 teacher did in training mode
+        (Keras 3 keeps a frozen BatchNorm on its moving statistics). The
+        teacher's weights and moving statistics are never changed. Gin:
+        `Distiller.teacher_batch_statistics = True`.
       online: train the teacher on gold labels alongside the student.
       teacher_optimizer: optimizer for the teacher in online mode.
 
@@ -84,7 +90,7 @@ class Distiller(keras.Model):
     def __init__(self, student: keras.Model, teacher: Optional[keras.Model] = None,
                  temperature: ScheduleOrFloat = 1.0, distill_rate: ScheduleOrFloat = 1.0,
                  kd_loss: str = "kl", teacher_training: bool = False,
-                 online: bool = False,
+                 teacher_batch_statistics: bool = False, online: bool = False,
                  teacher_optimizer: Optional[keras.optimizers.Optimizer] = None,
                  **kwargs):
         super().__init__(name=kwargs.pop("name", "distiller"), **kwargs)
@@ -101,7 +107,11 @@ class Distiller(keras.Model):
         self.kd_loss_name = kd_loss
         self.kd_loss = losses.get_kd_loss(kd_loss)
         self.teacher_training = teacher_training
+        self.teacher_batch_statistics = teacher_batch_statistics
         self.online = online
+        # Kept out of Keras' tracking: it shares the teacher's layers and variables.
+        self._batch_statistics_teacher = _Untracked(
+            _check_batch_statistics(teacher, teacher_batch_statistics, teacher_training, online))
         self.teacher_optimizer = teacher_optimizer
         if teacher is not None:
             teacher.trainable = online
@@ -154,7 +164,8 @@ class Distiller(keras.Model):
 
         return {"temperature": describe(self.temperature),
                 "distill_rate": describe(self.distill_rate), "kd_loss": self.kd_loss_name,
-                "teacher_training": bool(self.teacher_training), "online": bool(self.online)}
+                "teacher_training": bool(self.teacher_training), "online": bool(self.online),
+                **({"teacher_batch_statistics": True} if self.teacher_batch_statistics else {})}
 
     def build_optimizers(self) -> None:
         """Creates the optimizer's variables before the first step.
@@ -180,6 +191,8 @@ class Distiller(keras.Model):
             raise UserError("The batch carries no teacher logits and the Distiller "
                             "has no teacher model: pass teacher=... or cache logits.")
         teacher_mode = training and (self.teacher_training or self.online)
+        if teacher_mode and self._batch_statistics_teacher.value is not None:
+            return self._batch_statistics_teacher.value(inputs, training=True)
         return self.teacher(inputs, training=teacher_mode)
 
     def _current_hyperparameters(self):
@@ -244,6 +257,75 @@ class Distiller(keras.Model):
             if name not in self.scheduled_trackers:
                 logs[name] = float(getattr(self, name))
         return logs
+
+
+class _Untracked:
+    """Holds a value where Keras' attribute tracking does not look."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class BatchStatisticsNormalization(keras.layers.Layer):
+    """A frozen BatchNormalization layer's view that normalises with batch statistics.
+
+    Uses the layer's own gamma, beta and epsilon (its variables, shared, not
+    copied) and the batch's mean and variance over every axis but the
+    layer's; its moving statistics are neither read nor updated.
+
+    Args:
+      normalization: the keras.layers.BatchNormalization layer.
+    """
+
+    def __init__(self, normalization: keras.layers.BatchNormalization, **kwargs):
+        super().__init__(name=f"{normalization.name}_batch_statistics", trainable=False,
+                         dtype=normalization.dtype_policy, **kwargs)
+        self._source = _Untracked(normalization)
+
+    def call(self, inputs, training=None, mask=None):
+        del training, mask  # Batch statistics in every mode: the view is for training steps.
+        bn = self._source.value
+        x = ops.cast(inputs, "float32")
+        axis = bn.axis % len(x.shape)
+        mean, variance = ops.moments(x, axes=[a for a in range(len(x.shape)) if a != axis])
+        outputs = ops.batch_normalization(
+            x, mean, variance, axis=axis,
+            offset=None if bn.beta is None else ops.cast(bn.beta, "float32"),
+            scale=None if bn.gamma is None else ops.cast(bn.gamma, "float32"),
+            epsilon=bn.epsilon)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def batch_statistics_view(teacher: keras.Model) -> keras.Model:
+    """`teacher` with each BatchNormalization layer replaced by its batch-statistics view.
+
+    Every other layer is the teacher's own (same objects, same variables), so
+    the view computes with the teacher's weights and changes none of them.
+    """
+    def swap(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return BatchStatisticsNormalization(layer)
+        return layer
+
+    return keras.models.clone_model(teacher, clone_function=swap)
+
+
+def _check_batch_statistics(teacher, enabled: bool, teacher_training: bool, online: bool):
+    """The teacher's batch-statistics view, or None when not asked for."""
+    if not enabled:
+        return None
+    if not teacher_training or online or teacher is None:
+        raise UserError("Distiller.teacher_batch_statistics = True needs a frozen teacher model "
+                        "run in training mode: set Distiller.teacher_training = True (not "
+                        "online, no cached logits), or drop teacher_batch_statistics.")
+    if not any(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in teacher._flatten_layers()):
+        raise UserError(f"Distiller.teacher_batch_statistics = True, but teacher "
+                        f"{teacher.name!r} has no BatchNormalization layer; drop the binding.")
+    return batch_statistics_view(teacher)
 
 
 def _regularization(model: keras.Model):
