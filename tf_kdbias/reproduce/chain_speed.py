@@ -182,6 +182,8 @@ def measure_speed(runs: Sequence[Run], setups: Optional[Sequence[str]], data_dir
     census = model_census(runs)
     record = _speed_header(info, group, census, setup_flops(runs, census))
     setups = default_setups(record["flops_per_example"]) if setups is None else setups
+    if save is not None:
+        save(record)  # A check killed before any timing still counts as this slot's.
     splits = load_mnist(data_dir, validation_size=0, train_size=train_size)
     by_setup = {}
     for run in runs:
