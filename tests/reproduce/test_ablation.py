@@ -57,6 +57,11 @@ def test_plan_pairs_seeds_across_rows_and_adds_each_rows_knobs(tmp_path):
     assert len(teacher_seeds) == 4  # Each teacher run its own seed.
 
 
+def test_a_row_limited_to_an_unknown_teacher_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="names teacher 'rnn'"):
+        ablation.plan(settings(rows=[("a", [], []), ("b", [], [], ["rnn"])]), str(tmp_path), None)
+
+
 def test_repeated_row_names_are_a_user_error(tmp_path):
     with pytest.raises(UserError, match="repeated row names"):
         ablation.plan(settings(rows=[("a", [], []), ("a", [], [])]), str(tmp_path), None)
@@ -78,8 +83,10 @@ def test_the_shipped_ablation_config_parses_into_six_rows(tmp_path):
     runs = ablation.plan(ablation.Ablation(), str(tmp_path), None)
     rows = list(dict.fromkeys(r.row for r in runs if r.row))
     assert rows == ["today", "soft_ce", "teacher_training", "schedule_eps", "all_60k",
-                    "faithful"]
-    assert sum(r.row is None for r in runs) == 2 * 3 and len(runs) == 2 * 3 + 6 * 2 * 3
+                    "faithful", "faithful_bn_batch"]
+    # The batch-statistics row has CNN teachers only (the MLP has no BatchNorm).
+    assert {r.run.teacher for r in runs if r.row == "faithful_bn_batch"} == {"cnn"}
+    assert sum(r.row is None for r in runs) == 2 * 3 and len(runs) == 2 * 3 + 6 * 2 * 3 + 3
 
 
 def test_tables_and_figure_from_results(tmp_path):
@@ -131,4 +138,9 @@ def test_ablation_effects_pair_students_by_seed_by_hand():
     alone = found[("vs alone", "today (mlp→student)", "mlp alone")]
     assert alone["differences"] == pytest.approx([0.05, 0.04, 0.03])
     assert ("knob", "all (cnn→student)", "today (cnn→student)") in found
+    # The all-knobs row may be named, and further pairs added.
+    named = {(e["kind"], e["a"], e["b"]) for e in ablation.ablation_effects(
+        rows, ["today", "soft", "all"], all_knobs_row="soft", extra_pairs=[("all", "soft")])}
+    assert ("all knobs vs one", "soft (cnn→student)", "all (cnn→student)") not in named
+    assert ("row vs row", "all (mlp→student)", "soft (mlp→student)") in named
     assert not any(e["a"].startswith("today") and e["kind"] == "knob" for e in found.values())

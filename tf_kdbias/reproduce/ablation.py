@@ -41,7 +41,13 @@ class Ablation:
       teacher_bindings: teacher name -> bindings of its runs.
       student_gin_files: gin files of every student (today's recipe).
       student_bindings: bindings of every student (e.g. the epoch budget).
-      rows: (row name, extra gin files, extra bindings), in table order.
+      rows: (row name, extra gin files, extra bindings), in table order; a
+        fourth element, a list of teacher names, limits the row to those
+        teachers (e.g. a knob only a BatchNorm teacher has).
+      all_knobs_row: the row with every knob, compared with each single-knob
+        row; None = the last row.
+      comparisons: further (row A, row B) pairs compared under each teacher
+        both rows have.
       num_seeds: teachers per architecture and students per (row, teacher);
         student seed k is shared by all rows and learns from teacher seed k.
       seed: experiment seed; run seeds derive from it.
@@ -54,6 +60,8 @@ class Ablation:
     rows: Sequence[Tuple[str, Sequence[str], Sequence[str]]] = gin.REQUIRED
     teacher_bindings: Dict[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     student_bindings: Sequence[str] = ()
+    all_knobs_row: Optional[str] = None
+    comparisons: Sequence[Tuple[str, str]] = ()
     num_seeds: int = 3
     seed: int = 0
     eval_sets: Sequence[str] = ("mnist", "mnist_c/scale", "mnist_c/translate")
@@ -80,8 +88,11 @@ def plan(ablation: Ablation, workdir: str, data_dir: Optional[str]) -> List[Abla
                         f"SEED = {derive_seed(ablation.seed, f'teachers/{teacher}/seed_{k}')}"]
             runs.append(AblationRun(None, planned_run(teacher, None, k, run_dir, None, files,
                                                       bindings, data_dir)))
-    for row, row_files, row_bindings in ablation.rows:
-        for teacher in ablation.teacher_gin_files:
+    for row, row_files, row_bindings, *only in ablation.rows:
+        for teacher in (only[0] if only else ablation.teacher_gin_files):
+            if teacher not in ablation.teacher_gin_files:
+                raise UserError(f"Ablation row {row!r} names teacher {teacher!r}, which is not "
+                                f"in Ablation.teacher_gin_files {sorted(ablation.teacher_gin_files)}.")
             for k in range(ablation.num_seeds):
                 teacher_dir = teacher_dir_in(workdir, teacher, k)
                 run_dir = os.path.join(workdir, "students", row, f"{teacher}_to_student",
@@ -146,10 +157,11 @@ def aggregate(ablation: Ablation, runs: Sequence[AblationRun], workdir: str,
                              "runs": [os.path.relpath(m.run.run_dir, workdir) for m in members]})
     rows += constant_guess_rows(ablation.eval_sets, data_dir)
     return {"experiment": ablation.name, "rows": rows,
-            "effects": ablation_effects(rows, [name for name, _, _ in ablation.rows]),
+            "effects": ablation_effects(rows, [row[0] for row in ablation.rows],
+                                        ablation.all_knobs_row, ablation.comparisons),
             "effects_pairing": effects.PAIRING,
             "row_bindings": {name: {"gin_files": list(files), "bindings": list(bindings)}
-                             for name, files, bindings in ablation.rows},
+                             for name, files, bindings, *_ in ablation.rows},
             "runs_finished": len(finished), "runs_planned": len(runs)}
 
 
@@ -158,18 +170,22 @@ def aggregate(ablation: Ablation, runs: Sequence[AblationRun], workdir: str,
 ALONE_TEACHER = "mlp"
 
 
-def ablation_comparisons(row_names: Sequence[str], teachers: Sequence[str]) -> List[Tuple]:
+def ablation_comparisons(row_names: Sequence[str], teachers: Sequence[str],
+                         all_knobs_row: Optional[str] = None,
+                         extra_pairs: Sequence[Tuple[str, str]] = ()) -> List[Tuple]:
     """(kind, (row, teacher) A, (row, teacher) B) in table order: each row
-    against the first (one knob's effect) and the last (all knobs) against
-    each other row, under the same teacher; each row's students of one
-    teacher against another's; each row's students against the students'
-    architecture trained alone."""
-    first, last = row_names[0], row_names[-1]
+    against the first (one knob's effect); the all-knobs row (default: the
+    last) against each single-knob row; `extra_pairs`; each row's students of
+    one teacher against another's; each row's students against the students'
+    architecture trained alone. Pairs a row lacks are skipped later."""
+    first, last = row_names[0], all_knobs_row or row_names[-1]
+    singles = [row for row in row_names[1:] if row != last]
     found = []
     for teacher in teachers:
         found += [("knob", (row, teacher), (first, teacher)) for row in row_names[1:]]
-        found += [("all knobs vs one", (last, teacher), (row, teacher))
-                  for row in row_names[1:-1]]
+        found += [("all knobs vs one", (last, teacher), (row, teacher)) for row in singles
+                  if row_names.index(row) < row_names.index(last)]
+        found += [("row vs row", (a, teacher), (b, teacher)) for a, b in extra_pairs]
     for row in row_names:
         found += [("teacher vs teacher", (row, a), (row, b))
                   for i, a in enumerate(teachers) for b in teachers[i + 1:]]
@@ -180,6 +196,8 @@ def ablation_comparisons(row_names: Sequence[str], teachers: Sequence[str]) -> L
 
 
 def ablation_effects(rows: Sequence[Dict], row_names: Sequence[str],
+                     all_knobs_row: Optional[str] = None,
+                     extra_pairs: Sequence[Tuple[str, str]] = (),
                      metrics: Sequence[str] = ("accuracy", "ece_paper")) -> List[Dict]:
     """Paired differences over seeds (`effects.paired_effect`) for each
     `ablation_comparisons` entry, eval set and metric, with verdicts (no
@@ -190,7 +208,7 @@ def ablation_effects(rows: Sequence[Dict], row_names: Sequence[str],
     teachers = list(dict.fromkeys(r["teacher"] for r in rows if r["row"] == "teacher"))
     eval_sets = list(dict.fromkeys(r["eval_set"] for r in rows if r["row"] == "teacher"))
     found = []
-    for kind, a, b in ablation_comparisons(row_names, teachers):
+    for kind, a, b in ablation_comparisons(row_names, teachers, all_knobs_row, extra_pairs):
         for eval_set in eval_sets:
             for metric in metrics:
                 va, vb = by_key.get((*a, eval_set, metric)), by_key.get((*b, eval_set, metric))
