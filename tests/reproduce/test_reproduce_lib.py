@@ -31,6 +31,16 @@ def test_plan_puts_teachers_first_and_pairs_seeds(tmp_path):
     assert command.index("EPOCHS = 3") < command.index("X = 1") < command.index("SEED =")
 
 
+def test_plan_bindings_do_not_reach_the_runs(tmp_path):
+    """Experiment.* bindings change the table, not a run: a run planned with
+    num_seeds=3 has the command of the same run planned with one seed."""
+    one = plan.plan_runs(experiment(num_seeds=1), str(tmp_path), None, ["EPOCHS = 2"])
+    three = plan.plan_runs(experiment(num_seeds=3), str(tmp_path), None,
+                           ["EPOCHS = 2", "Experiment.num_seeds = 3"])
+    assert one[0].command == three[0].command
+    assert "--gin_bindings=EPOCHS = 2" in one[0].command
+
+
 def test_seeds_derive_from_experiment_seed_and_run_name(tmp_path):
     seeds = lambda exp: [next(a for a in r.command if "SEED =" in a)
                          for r in plan.plan_runs(exp, str(tmp_path), None)]

@@ -195,6 +195,9 @@ def plan_runs(experiment: Experiment, workdir: str, data_dir: Optional[str],
         if teacher is not None and teacher not in alone:
             raise UserError(f"Teacher {teacher!r} is not trained alone in Experiment.setups; "
                             f"add ({teacher!r}, None) so its runs can teach.")
+    # Bindings of the plan itself (Experiment.*) say nothing to a run: a run's config,
+    # and so whether it is stale, does not depend on how many seeds the table has.
+    extra_bindings = [b for b in extra_bindings if not b.strip().startswith("Experiment.")]
     ordered = sorted(experiment.setups, key=lambda s: s[1] is not None)
     runs = []
     for student, teacher in ordered:
