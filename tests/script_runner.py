@@ -29,3 +29,46 @@ def run_script(name, *args, env=None):
 
 def gin_args(gin_file, bindings=TINY_MNIST_BINDINGS):
     return [f"--gin_file={gin_file}"] + [f"--gin_bindings={b}" for b in bindings]
+
+
+def run_script_in_process(name, *args, env=None):
+    """`run_script` without a new process: scripts/<name>'s main() runs here.
+
+    For tests that need what a script does, not its process boundary (each
+    script keeps real command-line tests): the same flags, the same error
+    path (`cli.run_main`: exit status 2, the message on stderr), and its
+    stdout/stderr captured into the result. `env` is set for the call (and
+    for the processes the script starts); gin's config and the script's
+    flags are removed afterwards, so nothing leaks into later tests.
+    """
+    import contextlib
+    import importlib.util
+    import io
+
+    import gin
+    import pytest
+    from absl import app, flags, logging  # noqa: F401  Their flags are not the script's.
+
+    path = os.path.join(REPO_ROOT, "scripts", name)
+    before = set(flags.FLAGS)
+    stdout, stderr, returncode = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        patch.chdir(REPO_ROOT)
+        try:
+            spec = importlib.util.spec_from_file_location(f"script_{name[:-3]}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)  # Defines the script's flags.
+            argv = flags.FLAGS([path, *args])
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                module.main(argv)
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            for flag in set(flags.FLAGS) - before:
+                delattr(flags.FLAGS, flag)
+            flags.FLAGS.unparse_flags()
+            gin.clear_config()
+    return subprocess.CompletedProcess([path, *args], returncode, stdout.getvalue(),
+                                       stderr.getvalue())

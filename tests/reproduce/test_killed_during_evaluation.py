@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.script_runner import run_script
+from tests.script_runner import run_script_in_process
 from tf_kdbias import rundir
 from tf_kdbias.analysis import workdir as analysis_workdir
 from tf_kdbias.errors import UserError
@@ -17,9 +17,10 @@ ONE_MLP = ("Experiment.setups = [('mlp', None)]", "Experiment.eval_sets = ['mnis
 
 
 def reproduce(workdir, data_dir, env=None):
+    """scripts/reproduce.py's main() here; each run is a process of its own (with `env`)."""
     args = ["--gin_file=tests/tiny_experiment.gin", f"--workdir={workdir}",
             f"--data_dir={data_dir}"] + [f"--gin_bindings={b}" for b in ONE_MLP]
-    return run_script("reproduce.py", *args, env=env)
+    return run_script_in_process("reproduce.py", *args, env=env)
 
 
 def test_a_run_killed_during_evaluation_is_rerun_and_not_analysed(tmp_path, data_dir):

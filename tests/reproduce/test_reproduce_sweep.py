@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.script_runner import run_script
+from tests.script_runner import run_script, run_script_in_process
 from tf_kdbias import io_utils
 from tf_kdbias.errors import UserError
 from tf_kdbias import gin_utils
@@ -94,7 +94,7 @@ def test_a_finished_run_is_keyed_by_its_config(sweep, data_dir):
 def test_a_changed_binding_stops_reproduce_with_the_runs_named(sweep, data_dir):
     workdir, _ = sweep
     bindings = SWEEP_BINDINGS[:-1] + ("Distiller.temperature = 5.0",)
-    done = run_script("reproduce.py", *reproduce_args(workdir, data_dir, bindings))
+    done = run_script_in_process("reproduce.py", *reproduce_args(workdir, data_dir, bindings))
     assert done.returncode == 2, done.stderr[-3000:]
     assert "runs/mlp_to_mlp/seed_0" in done.stderr and "--rerun_changed" in done.stderr
     assert "Traceback" not in done.stderr

@@ -14,7 +14,7 @@ import pytest
 
 from tests.data.sva import linzen_fixture
 from tests.data.sva import linzen_simple_fixture as LS
-from tests.script_runner import run_script
+from tests.script_runner import run_script, run_script_in_process
 from tf_kdbias.data.sva import linzen, testsets
 from tf_kdbias.data.sva.encoding import encode_classification
 from tf_kdbias.data.sva.sources import GrammarSource, LinzenSimpleSource, LinzenSource
@@ -56,11 +56,13 @@ def sva_args(model_gin):
 def runs(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("sva")
     teacher, student = str(root / "lstm"), str(root / "lstm_to_transformer_seq")
-    done = run_script("train.py", *sva_args("lstm.gin"), f"--workdir={teacher}",
-                      f"--data_dir={data_dir}")
+    # The scripts' main() in this process (their command lines are tested elsewhere).
+    done = run_script_in_process("train.py", *sva_args("lstm.gin"), f"--workdir={teacher}",
+                                 f"--data_dir={data_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
-    done = run_script("distill.py", *sva_args("transformer_seq.gin"), f"--teacher_dir={teacher}",
-                      f"--workdir={student}", f"--data_dir={data_dir}")
+    done = run_script_in_process("distill.py", *sva_args("transformer_seq.gin"),
+                                 f"--teacher_dir={teacher}", f"--workdir={student}",
+                                 f"--data_dir={data_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
     return root, teacher, student
 
@@ -342,10 +344,11 @@ TINY_LINZEN_SIMPLE = (
 def test_quick_table_on_linzen_simple_has_groups_and_baselines(tmp_path):
     data_dir, workdir = str(tmp_path / "data"), str(tmp_path / "w")
     LS.write_fixture(data_dir)
-    done = run_script("reproduce.py", "--gin_file=gin_configs/sva/quick_classification.gin",
-                      "--gin_file=gin_configs/sva/source_linzen_simple.gin",
-                      *[f"--gin_bindings={b}" for b in TINY_LINZEN_SIMPLE],
-                      f"--workdir={workdir}", f"--data_dir={data_dir}")
+    done = run_script_in_process("reproduce.py",
+                                 "--gin_file=gin_configs/sva/quick_classification.gin",
+                                 "--gin_file=gin_configs/sva/source_linzen_simple.gin",
+                                 *[f"--gin_bindings={b}" for b in TINY_LINZEN_SIMPLE],
+                                 f"--workdir={workdir}", f"--data_dir={data_dir}")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.load(open(os.path.join(workdir, "results.json")))["rows"]
     on_test = {(r["student"], r["teacher"], r["metric"]): r["mean"] for r in rows

@@ -8,7 +8,7 @@ import gin
 import numpy as np
 import pytest
 
-from tests.script_runner import run_script
+from tests.script_runner import run_script_in_process
 from tf_kdbias import gin_utils
 from tf_kdbias.reproduce import plan
 
@@ -50,10 +50,11 @@ def _binding(config_text, name):
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory, data_dir):
-    """The tiny table under each recipe, run by scripts/reproduce.py as a user would."""
+    """The tiny table under each recipe, made by scripts/reproduce.py's main() (its
+    runs are processes of their own, as a user's are)."""
     root = tmp_path_factory.mktemp("recipes")
     for recipe in ("paper", "modern"):
-        done = run_script("reproduce.py", f"--gin_file=gin_configs/mnist_c/{recipe}.gin",
+        done = run_script_in_process("reproduce.py", f"--gin_file=gin_configs/mnist_c/{recipe}.gin",
                           *[f"--gin_bindings={b}" for b in TINY_TABLE],
                           f"--workdir={root / recipe}", f"--data_dir={data_dir}")
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
