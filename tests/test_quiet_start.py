@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import REPO_ROOT
-from tests.script_runner import run_script
+from tests.script_runner import run_script_in_process
 from tests.tiny_runs import MLP_GIN, TINY_RUN_BINDINGS
 from tf_kdbias import quiet_start
 
@@ -90,9 +90,9 @@ def test_a_schedule_out_of_range_stops_a_script_with_exit_2(tmp_path, data_dir):
         "run_training.online_teacher_fn = @build_mlp",
         "Distiller.temperature = @make_schedule()", "make_schedule.kind = 'linear'",
         "make_schedule.initial_value = 4.0", "make_schedule.final_value = 0.0")
-    done = run_script("train.py", f"--gin_file={MLP_GIN}",
-                      *[f"--gin_bindings={b}" for b in bindings],
-                      f"--workdir={tmp_path / 'run'}", f"--data_dir={data_dir}")
+    done = run_script_in_process("train.py", f"--gin_file={MLP_GIN}",
+                                 *[f"--gin_bindings={b}" for b in bindings],
+                                 f"--workdir={tmp_path / 'run'}", f"--data_dir={data_dir}")
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Distiller.temperature" in done.stderr and "every step" in done.stderr
     assert "Traceback" not in done.stderr and "Epoch 1/" not in done.stdout

@@ -8,7 +8,7 @@ import pytest
 
 from tf_kdbias.models import load_model
 
-from tests.script_runner import gin_args, run_script
+from tests.script_runner import gin_args, run_script, run_script_in_process
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +95,19 @@ def test_exported_saved_model_matches_keras(runs, mnist_test):
 
 
 def test_missing_teacher_checkpoint_is_an_error(tmp_path, data_dir):
-    done = run_script("distill.py", *gin_args("gin_configs/mnist_c/mlp.gin"),
-                      f"--teacher_dir={tmp_path / 'never_trained'}",
-                      f"--workdir={tmp_path / 'student'}", f"--data_dir={data_dir}")
+    # distill.py's main() here: the same error path (cli.run_main) as its command line.
+    done = run_script_in_process("distill.py", *gin_args("gin_configs/mnist_c/mlp.gin"),
+                                 f"--teacher_dir={tmp_path / 'never_trained'}",
+                                 f"--workdir={tmp_path / 'student'}", f"--data_dir={data_dir}")
     assert done.returncode == 2
     assert "has no model.keras" in done.stderr and "Traceback" not in done.stderr
     assert not os.path.exists(tmp_path / "student" / "metrics.json")
 
 
 def test_unknown_gin_binding_is_an_error(tmp_path, data_dir):
-    done = run_script("train.py", "--gin_file=gin_configs/mnist_c/mlp.gin",
-                      "--gin_bindings=build_mlp.hiden_units = (3,)",
-                      f"--workdir={tmp_path / 'run'}", f"--data_dir={data_dir}")
+    done = run_script_in_process("train.py", "--gin_file=gin_configs/mnist_c/mlp.gin",
+                                 "--gin_bindings=build_mlp.hiden_units = (3,)",
+                                 f"--workdir={tmp_path / 'run'}", f"--data_dir={data_dir}")
     assert done.returncode == 2
     assert "hiden_units" in done.stderr and "Traceback" not in done.stderr
     assert not os.path.exists(tmp_path / "run" / "metrics.json")

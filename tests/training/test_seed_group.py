@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.distill.test_backends import jax_env
-from tests.script_runner import run_script
+from tests.script_runner import run_script, run_script_in_process
 from tf_kdbias import rundir
 from tf_kdbias.training.seed_group import GroupMember
 
@@ -93,9 +93,10 @@ def test_a_member_is_its_own_command_as_json():
      '"workdir": "WORKDIR"}', {"KERAS_BACKEND": "tensorflow"}, "KERAS_BACKEND=jax"),
 ])
 def test_bad_groups_name_the_problem_and_the_fix(tmp_path, data_dir, member, env, fragment):
-    done = run_script("train_seed_group.py",
-                      f"--member={member.replace('WORKDIR', str(tmp_path / 'run'))}",
-                      f"--data_dir={data_dir}", env=env)
+    # The script's main() in this (TensorFlow) process; reproduce.py starts it as a command.
+    done = run_script_in_process("train_seed_group.py",
+                                 f"--member={member.replace('WORKDIR', str(tmp_path / 'run'))}",
+                                 f"--data_dir={data_dir}", env=env)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert fragment in done.stderr and "Traceback" not in done.stderr
     assert not os.path.exists(tmp_path / "run" / rundir.METRICS_FILE)
