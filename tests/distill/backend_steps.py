@@ -1,6 +1,7 @@
 """A few Distiller steps on this process's Keras backend, for cross-backend checks.
 
-  KERAS_BACKEND=jax python tests/distill/backend_steps.py <workdir> <mode> <out.npz>
+  KERAS_BACKEND=jax python tests/distill/backend_steps.py <workdir> <mode> <out.npz> \
+      [<mode> <out.npz> ...]
 
 `<workdir>` holds `batch.npz` (images, labels, teacher_logits) and the
 initial weights `teacher.weights.h5` / `student.weights.h5` written by the
@@ -57,5 +58,7 @@ def run_steps(workdir: str, mode: str) -> dict:
 
 
 if __name__ == "__main__":
-    workdir, mode, out_path = sys.argv[1:4]
-    np.savez(out_path, **run_steps(workdir, mode))
+    # Several modes in one process (each builds its models and loads the weights anew).
+    arguments = sys.argv[2:]
+    for mode, out_path in zip(arguments[::2], arguments[1::2]):
+        np.savez(out_path, **run_steps(sys.argv[1], mode))

@@ -40,15 +40,22 @@ def shared_state(tmp_path_factory, mnist_test):
     return workdir
 
 
-@pytest.mark.parametrize("mode", backend_steps.MODES)
-def test_jax_steps_match_tensorflow_steps(shared_state, mode, tmp_path):
-    out_path = str(tmp_path / f"jax_{mode}.npz")
+@pytest.fixture(scope="module")
+def jax_steps(shared_state):
+    """{mode: out.npz} of every mode's steps, taken in one JAX process."""
+    outputs = {mode: os.path.join(shared_state, f"jax_{mode}.npz") for mode in backend_steps.MODES}
     result = subprocess.run(
         [sys.executable, os.path.join(REPO_ROOT, "tests", "distill", "backend_steps.py"),
-         shared_state, mode, out_path], env=jax_env(), capture_output=True, text=True)
+         shared_state, *[part for mode, path in outputs.items() for part in (mode, path)]],
+        env=jax_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    return outputs
+
+
+@pytest.mark.parametrize("mode", backend_steps.MODES)
+def test_jax_steps_match_tensorflow_steps(shared_state, jax_steps, mode):
     ours = backend_steps.run_steps(shared_state, mode)
-    theirs = dict(np.load(out_path))
+    theirs = dict(np.load(jax_steps[mode]))
     assert sorted(ours) == sorted(theirs)
     # The logged schedule advances step by step on both backends.
     np.testing.assert_allclose(theirs["log/distill_rate"], [0.9, 0.6, 0.3], rtol=1e-6)
