@@ -166,6 +166,19 @@ def test_teacher_run_killed_during_evaluation(tmp_path, data_dir, capsys):
                             "Rerun its command")
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_teacher_checkpoint(tmp_path, data_dir, capsys, damage):
+    """A teacher's model.keras cut short (or overwritten) is named, with the fix, exit 2."""
+    teacher = save_teacher(tmp_path / "teacher")
+    path = os.path.join(teacher, "model.keras")
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2] if damage == "truncate" else b"not a zip" * 100)
+    run = lambda: run_in_process(tmp_path / "student", data_dir, teacher_dir=teacher)
+    assert_fails_in_process(capsys, tmp_path / "student", run, f"{path} is damaged",
+                            "Retrain the run that wrote it")
+
+
 def test_teacher_and_student_with_different_output_shapes(tmp_path, data_dir, capsys):
     teacher = save_teacher(tmp_path / "teacher", num_classes=5)
     run = lambda: run_in_process(tmp_path / "student", data_dir, teacher_dir=teacher)
