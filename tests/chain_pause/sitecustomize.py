@@ -7,8 +7,6 @@ after its epoch-k backup is complete, so that the chain's budget (an epoch
 budget) cuts it exactly there, never an epoch later.
 """
 
-import importlib.abc
-import importlib.util
 import os
 import sys
 import time
@@ -30,25 +28,7 @@ def _pause_after_backup(module) -> None:
     module.EpochBackup._save = _save
 
 
-class _Wrapper(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name != _MODULE:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "import_hooks"))
+from patch_on_import import patch_on_import  # noqa: E402
 
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _pause_after_backup(module)
-
-
-sys.meta_path.insert(0, _Wrapper())
+patch_on_import((_MODULE,), _pause_after_backup)

@@ -7,8 +7,6 @@ imported, so a run dies exactly after model.keras is written and before
 metrics.json.
 """
 
-import importlib.abc
-import importlib.util
 import os
 import signal
 import sys
@@ -27,25 +25,7 @@ def _kill_on_evaluate(module) -> None:
     task_class.evaluate = evaluate
 
 
-class _Wrapper(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name not in _TASK_MODULES:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "import_hooks"))
+from patch_on_import import patch_on_import  # noqa: E402
 
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _kill_on_evaluate(module)
-
-
-sys.meta_path.insert(0, _Wrapper())
+patch_on_import(_TASK_MODULES, _kill_on_evaluate)
