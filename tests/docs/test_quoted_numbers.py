@@ -95,34 +95,59 @@ def test_every_cited_results_folder_exists():
 
 
 QUICK = "docs/results/mnist_quick/results.json"
+QUICK_MD = "docs/results/mnist_quick/results.md"
+
+
+def _quick_section():
+    readme = _doc("README.md")
+    return readme[readme.index("### MNIST → MNIST-C, quick"):readme.index("Cross-check of")]
 
 
 @pytest.mark.parametrize("metric", ["accuracy", "ece_paper"])
-def test_readme_quick_tables_are_the_results_files_tables(metric):
-    """The README's quick tables are what reproduce.results prints for the committed file."""
+def test_quick_results_md_is_what_reproduce_writes_from_its_json(metric):
+    """results.md's effects and summary tables are reproduce.results' formatting of results.json."""
+    from tf_kdbias.reproduce import effects, results
+
+    data, markdown = _load(QUICK), _doc(QUICK_MD)
+    assert effects.format_effects_table(data["effects"], metric) in markdown
+    assert results.format_summary_table(data, results.paper_rows("mnist"), metric) in markdown
+    assert markdown.index("Effects on accuracy") < markdown.index("| accuracy: ours (paper) |")
+
+
+def test_readme_quick_tables_are_the_results_files_tables():
     from tf_kdbias.reproduce import results
 
-    table = results.format_summary_table(_load(QUICK), results.paper_rows("mnist"),
-                                               metric)
-    assert table in _doc("README.md")
-    assert table in _doc("docs/results/mnist_quick/results.md")
+    table = results.format_summary_table(_load(QUICK), results.paper_rows("mnist"), "accuracy")
+    assert table in _quick_section()
+    effect_lines = [line for line in _quick_section().splitlines()
+                    if line.startswith("| cnn") or line.startswith("| mlp")]
+    effect_lines = [line for line in effect_lines if line.count("|") == 9]
+    assert len(effect_lines) == 14
+    for line in effect_lines:
+        assert line in _doc(QUICK_MD), line
 
 
-def test_readme_quick_prose_quotes_the_table():
-    results, readme = _load(QUICK), _doc("README.md")
-    section = readme[readme.index("### MNIST → MNIST-C, quick"):readme.index("Cross-check of")]
-    prose = section[section.index("What carries over"):]
-    quoted = {("cnn", None, "mnist_c/translate"), ("mlp", None, "mnist_c/translate"),
-              ("mlp", "cnn", "mnist_c/translate"), ("mlp", "mlp", "mnist_c/translate"),
-              ("mlp", "cnn", "mnist_c/scale"), ("mlp", None, "mnist_c/scale"),
-              ("cnn", "mlp", "mnist_c/translate")}
-    for student, teacher, eval_set in quoted:
-        row = _row(results, student=student, teacher=teacher, eval_set=eval_set,
-                   metric="accuracy")
-        assert mean(row) in prose, (student, teacher, eval_set)
-    constant = _row(_load(ABLATION), row="constant_guess", eval_set="mnist_c/scale")
-    assert f"scores {mean(constant)} on each set" in section
-    assert f"{_load(QUICK)['wall_time_s']:.0f} s wall time" in section
+def _quick_effect(a, b, eval_set, metric="accuracy"):
+    (entry,) = [e for e in _load(QUICK)["effects"]
+                if (e["a"], e["b"], e["eval_set"], e["metric"]) == (a, b, eval_set, metric)]
+    return entry
+
+
+def test_readme_quick_prose_quotes_the_effects():
+    section = _flat(_quick_section())
+    translate = _quick_effect("cnn→mlp", "mlp", "mnist_c/translate")
+    assert translate["low"] > 0 and _quick_effect("cnn→mlp", "mlp", "mnist_c/scale")["low"] > 0
+    _assert_quoted(f"(+{translate['mean']:.3f} vs +{translate['paper_difference']:.3f} on "
+                   "`translate`)", section, "README.md")
+    teachers = _quick_effect("mlp→cnn", "cnn→cnn", "mnist_c/translate")
+    _assert_quoted(f"on `translate` (+{teachers['mean']:.3f}), where the paper has them even "
+                   f"(−{-teachers['paper_difference']:.3f})", section, "README.md")
+    ece = _quick_effect("cnn→mlp", "mlp", "mnist_c/translate", "ece_paper")
+    _assert_quoted(f"lower than the MLP alone's by {-ece['mean']:.3f} [{-ece['high']:.3f}, "
+                   f"{-ece['low']:.3f}] (the paper: {-ece['paper_difference']:.3f})", section,
+                   "README.md")
+    assert _load(QUICK)["runs_finished"] == 30  # 6 setups x 5 seeds, as the README says.
+    assert "five seeds" in section
 
 
 SVA_SIMPLE = "docs/results/sva_linzen_simple/results.json"
