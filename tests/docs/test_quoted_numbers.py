@@ -44,44 +44,76 @@ def _ablation(row, teacher, eval_set, metric="accuracy"):
     return dict(row=row, teacher=teacher, eval_set=eval_set, metric=metric)
 
 
-# (doc, results file, row selector, formatter)
-CLAIMS = [
-    *[("README.md", ABLATION, _ablation(row, teacher, eval_set), mean_std)
-      for row, teacher, sets in (
-          ("today", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("soft_ce", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("today", "mlp", ("mnist_c/scale",)),
-          ("soft_ce", "mlp", ("mnist_c/scale",)),
-          ("teacher_training", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("schedule_eps", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("all_60k", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("faithful", "cnn", ("mnist_c/scale", "mnist_c/translate")),
-          ("faithful", "mlp", ("mnist_c/scale", "mnist_c/translate")))
-      for eval_set in sets],
-    ("README.md", ABLATION, _ablation("soft_ce", "cnn", "mnist", "l1_l2_penalty"),
-     lambda r: mean(r, 4)),
-    ("README.md", ABLATION, _ablation("today", "cnn", "mnist", "l1_l2_penalty"),
-     lambda r: mean(r, 4)),
-    ("README.md", ABLATION, _ablation("teacher", "mlp", "mnist_c/scale"), mean),
-    ("README.md", ABLATION, _ablation("teacher", "mlp", "mnist_c/translate"), mean),
-    ("README.md", ABLATION, _ablation("teacher", "cnn", "mnist_c/translate"), mean),
-]
+ABLATION_MD = "docs/results/mnist_ablation/results.md"
 
 
-@pytest.mark.parametrize("doc, results_file, selector, formatter", CLAIMS)
-def test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter):
+def check_quoted_number(doc, results_file, selector, formatter):
     quoted = formatter(_row(_load(results_file), **selector))
     assert quoted in _doc(doc), f"{doc} should quote {quoted} from {results_file} {selector}"
 
 
-def test_quoted_differences_match_the_ablation():
-    """The teacher's lead (CNN->MLP minus MLP->MLP) the README quotes, per recipe."""
-    results, readme = _load(ABLATION), _doc("README.md")
+def _fidelity_section():
+    readme = _doc("README.md")
+    return readme[readme.index("### Fidelity"):readme.index("## Subject-verb agreement")]
+
+
+def _ablation_effect(a, b, eval_set, metric="accuracy"):
+    (entry,) = [e for e in _load(ABLATION)["effects"]
+                if (e["a"], e["b"], e["eval_set"], e["metric"]) == (a, b, eval_set, metric)]
+    return entry
+
+
+def test_ablation_results_md_leads_with_its_effects():
+    from tf_kdbias.reproduce import effects
+
+    markdown = _doc(ABLATION_MD)
+    table = effects.format_effects_table(_load(ABLATION)["effects"], "accuracy")
+    assert markdown.index(table) < markdown.index("## cnn → MLP students")
+
+
+def test_readme_fidelity_effects_are_the_ablations():
+    """Each effect row the README shows is a row of the ablation's effects table."""
+    rows = [line for line in _fidelity_section().splitlines()
+            if line.count("|") == 9 and "student" in line]
+    assert len(rows) == 26
+    for line in rows:
+        assert line in _doc(ABLATION_MD), line
+
+
+def test_readme_fidelity_prose_quotes_the_ablation():
+    section = _flat(_fidelity_section())
+    cnn, mlp = "(cnn→student)", "(mlp→student)"
+    soft = _ablation_effect(f"soft_ce {mlp}", f"today {mlp}", "mnist_c/scale")
+    _assert_quoted(f"`scale` accuracy too (+{soft['mean']:.3f})", section, "README.md")
     for eval_set in ("mnist_c/scale", "mnist_c/translate"):
-        leads = [_row(results, **_ablation(row, "cnn", eval_set))["mean"]
-                 - _row(results, **_ablation(row, "mlp", eval_set))["mean"]
-                 for row in ("today", "faithful")]
-        assert f"({leads[0]:+.3f} → {leads[1]:+.3f})".replace("-", "−") in readme, eval_set
+        for teacher in (cnn, mlp):
+            full = _ablation_effect(f"faithful {teacher}", f"soft_ce {teacher}", eval_set)
+            assert full["verdict"] == "not resolved", (teacher, eval_set)
+        assert _ablation_effect(f"teacher_training {cnn}", f"today {cnn}",
+                                eval_set)["verdict"] == "not resolved"
+        assert _ablation_effect(f"today {cnn}", f"today {mlp}", eval_set)["verdict"] == \
+            "not resolved"
+        assert _ablation_effect(f"faithful_bn_batch {cnn}", f"faithful {cnn}",
+                                eval_set)["verdict"] == "not resolved"
+    schedule = [_ablation_effect(f"schedule_eps {cnn}", f"today {cnn}", s)["mean"]
+                for s in ("mnist_c/scale", "mnist_c/translate")]
+    _assert_quoted(f"(+{schedule[0]:.3f} / +{schedule[1]:.3f}", section, "README.md")
+    images = _ablation_effect(f"all_60k {cnn}", f"today {cnn}", "mnist_c/translate")
+    assert images["low"] > 0
+    _assert_quoted(f"CNN-taught students (+{images['mean']:.3f})", section, "README.md")
+    leads = [_ablation_effect(f"faithful {cnn}", f"faithful {mlp}", s)
+             for s in ("mnist_c/scale", "mnist_c/translate")]
+    assert all(e["low"] > 0 for e in leads)
+    _assert_quoted(f"(+{leads[0]['mean']:.3f} and +{leads[1]['mean']:.3f}, resolved)", section,
+                   "README.md")
+    alone = _ablation_effect(f"faithful {cnn}", "mlp alone", "mnist_c/translate")
+    assert alone["high"] < 0
+    penalties = [_row(_load(ABLATION), **_ablation(r, "cnn", "mnist", "l1_l2_penalty"))["mean"]
+                 for r in ("today", "soft_ce")]
+    _assert_quoted(f"falls from {penalties[0]:.4f} to {penalties[1]:.4f}", section, "README.md")
+    cnn_scale = _row(_load(ABLATION), **_ablation("teacher", "cnn", "mnist_c/scale"))
+    _assert_quoted(f"varies by ± {cnn_scale['std']:.3f}", section, "README.md")
+    assert cnn_scale["n"] == 3
 
 
 def test_every_cited_results_folder_exists():
@@ -176,7 +208,7 @@ SVA_CLAIMS = [
 
 @pytest.mark.parametrize("doc, results_file, selector, formatter", SVA_CLAIMS)
 def test_quoted_sva_number_matches_its_results_file(doc, results_file, selector, formatter):
-    test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter)
+    check_quoted_number(doc, results_file, selector, formatter)
 
 
 def test_sva_summary_is_the_script_output_and_docs_quote_its_rows(capsys):
@@ -219,7 +251,7 @@ SVA_REG_CLAIMS = [
 @pytest.mark.parametrize("doc, results_file, selector, formatter", SVA_REG_CLAIMS)
 def test_quoted_regularised_sva_number_matches_its_results_file(doc, results_file, selector,
                                                                 formatter):
-    test_quoted_number_matches_its_results_file(doc, results_file, selector, formatter)
+    check_quoted_number(doc, results_file, selector, formatter)
 
 
 BENCHMARK = "docs/results/benchmark_quick/benchmark.json"
