@@ -52,6 +52,6 @@ setup(
     extras_require={
         "tf": TF_REQUIRES,
         "jax": JAX_REQUIRES,
-        "test": TF_REQUIRES + JAX_REQUIRES + ["pytest", "scikit-image"],
+        "test": TF_REQUIRES + JAX_REQUIRES + ["pytest", "pytest-xdist", "scikit-image"],
     },
 )
