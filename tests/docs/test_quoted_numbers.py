@@ -7,6 +7,7 @@ until both agree again.
 """
 
 import json
+import re
 import os
 
 import pytest
@@ -904,3 +905,20 @@ def test_readme_and_function_matching_doc_quote_the_transfer_results():
                    f"({plain('mlp', 'cnn', 'scale')}), while mixup without a teacher hurts "
                    f"({plain('mlp_fm', None, 'scale')})"):
         _assert_quoted(quoted, fm_doc, "docs/FUNCTION_MATCHING.md")
+
+
+def test_readme_quotes_the_main_job_timing():
+    timing = _load("docs/results/main_job_timing/timing.json")
+    assert sorted(timing["main_job_s"])[1] == timing["main_job_median_s"]
+    assert len(timing["main_job_s"]) == 3
+    _assert_quoted(f"the install takes {timing['install_s']} s and the main job "
+                   f"{timing['main_job_median_s']} s (median of 3 runs", _flat(_doc("README.md")),
+                   "README.md")
+
+
+def test_readme_quotes_the_test_suite_timing():
+    durations = _doc("docs/results/test_suite_timing/durations_n2.txt")
+    wall = re.search(r"(\d+) passed in (\d+\.\d+)s", durations)
+    assert wall, durations[-300:]
+    _assert_quoted(f"{float(wall.group(2)):.0f} s on this project's 2 cores", _flat(_doc("README.md")),
+                   "README.md")
