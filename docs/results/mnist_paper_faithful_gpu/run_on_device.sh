@@ -79,12 +79,12 @@ LEFTOVER=$(grep -l "CHAIN_SLOT_ID=$CHAIN_SLOT_ID" /proc/[0-9]*/environ 2>/dev/nu
   | cut -d/ -f3 | grep -v -x -e "$$" -e "$BASHPID" || true)
 for pid in $LEFTOVER; do
   [ "$pid" = "$$" ] && continue
-  if ps -o args= -p "$pid" 2>/dev/null | grep -q "python"; then
+  if ps -o args= -p "$pid" 2>/dev/null | grep -q "[p]ython"; then
     echo "left running: $(ps -o pid=,args= -p "$pid" | cut -c1-120); killing it"; kill -KILL "$pid"
   fi
 done
 echo "processes of this slot left: $(grep -l "CHAIN_SLOT_ID=$CHAIN_SLOT_ID" /proc/[0-9]*/environ \
   2>/dev/null | cut -d/ -f3 | while read p; do ps -o args= -p "$p" 2>/dev/null; done \
-  | grep -c python)"
+  | grep -c "[p]ython")"  # [p]: not counting this grep itself
 ls -la "$OUT"
 echo "slot done after $(elapsed) s of the $BUDGET_S s budget"
