@@ -202,8 +202,7 @@ def ablation_effects(rows: Sequence[Dict], row_names: Sequence[str],
     """Paired differences over seeds (`effects.paired_effect`) for each
     `ablation_comparisons` entry, eval set and metric, with verdicts (no
     paper column: the paper has no ablation)."""
-    by_key = {(r["row"], r["teacher"], r["eval_set"], r["metric"]):
-              dict(zip(r.get("seeds", range(len(r["values"]))), r["values"]))
+    by_key = {(r["row"], r["teacher"], r["eval_set"], r["metric"]): effects.values_by_seed(r)
               for r in rows if r.get("values")}
     teachers = list(dict.fromkeys(r["teacher"] for r in rows if r["row"] == "teacher"))
     eval_sets = list(dict.fromkeys(r["eval_set"] for r in rows if r["row"] == "teacher"))
@@ -211,16 +210,11 @@ def ablation_effects(rows: Sequence[Dict], row_names: Sequence[str],
     for kind, a, b in ablation_comparisons(row_names, teachers, all_knobs_row, extra_pairs):
         for eval_set in eval_sets:
             for metric in metrics:
-                va, vb = by_key.get((*a, eval_set, metric)), by_key.get((*b, eval_set, metric))
-                shared = sorted(set(va or ()) & set(vb or ()))
-                shared = [k for k in shared if va[k] is not None and vb[k] is not None]
-                if not shared:
-                    continue
-                effect = effects.paired_effect([va[k] for k in shared], [vb[k] for k in shared])
-                found.append({"kind": kind, "a": _label(a), "b": _label(b),
-                              "eval_set": eval_set, "metric": metric, **effect,
-                              "seeds": shared, "paper_difference": None,
-                              "verdict": effects.verdict(effect, None)})
+                entry = effects.compare(by_key.get((*a, eval_set, metric)),
+                                        by_key.get((*b, eval_set, metric)))
+                if entry is not None:
+                    found.append({"kind": kind, "a": _label(a), "b": _label(b),
+                                  "eval_set": eval_set, "metric": metric, **entry})
     return found
 
 

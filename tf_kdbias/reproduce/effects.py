@@ -110,9 +110,25 @@ def setup_label(setup: Setup) -> str:
     return student if teacher is None else f"{teacher}→{student}"
 
 
-def _values_by_seed(row: Dict) -> Dict[int, float]:
+def values_by_seed(row: Dict) -> Dict[int, float]:
+    """seed index -> value of a results row (`seeds`; positions where absent),
+    values that are None left out."""
     seeds = row.get("seeds") or list(range(len(row["values"])))
     return {int(k): v for k, v in zip(seeds, row["values"]) if v is not None}
+
+
+def compare(by_seed_a: Optional[Dict[int, float]], by_seed_b: Optional[Dict[int, float]],
+            paper_difference: Optional[float] = None,
+            confidence: float = CONFIDENCE) -> Optional[Dict]:
+    """The effect A − B over the seeds both have (`paired_effect` fields,
+    `seeds`, `paper_difference`, `verdict`); None when they share no seed."""
+    shared = sorted(set(by_seed_a or ()) & set(by_seed_b or ()))
+    if not shared:
+        return None
+    effect = paired_effect([by_seed_a[k] for k in shared], [by_seed_b[k] for k in shared],
+                           confidence)
+    return {**effect, "seeds": shared, "paper_difference": paper_difference,
+            "verdict": verdict(effect, paper_difference)}
 
 
 def _paper_value(papers: Dict, setup: Setup, eval_set: str, metric: str) -> Optional[float]:
@@ -140,7 +156,7 @@ def effects(rows: Sequence[Dict], paper: Sequence[Dict] = (),
       `paired_effect` fields, `paper_difference` (None without both paper
       numbers) and `verdict`.
     """
-    ours = {(r["student"], r["teacher"], r["eval_set"], r["metric"]): _values_by_seed(r)
+    ours = {(r["student"], r["teacher"], r["eval_set"], r["metric"]): values_by_seed(r)
             for r in rows if not r.get("baseline")}
     papers = {(r["student"], r.get("teacher"), r.get("eval_set"), r["metric"]): r["mean"]
               for r in paper}
@@ -148,20 +164,13 @@ def effects(rows: Sequence[Dict], paper: Sequence[Dict] = (),
     found = []
     for kind, a, b in comparisons([(s, t) for (s, t, _, _) in ours]):
         for eval_set, metric in keys:
-            by_a, by_b = ours.get((*a, eval_set, metric)), ours.get((*b, eval_set, metric))
-            if not by_a or not by_b:
-                continue
-            shared = sorted(set(by_a) & set(by_b))
-            if not shared:
-                continue
-            effect = paired_effect([by_a[k] for k in shared], [by_b[k] for k in shared],
-                                   confidence)
             pa, pb = (_paper_value(papers, setup, eval_set, metric) for setup in (a, b))
             paper_difference = None if pa is None or pb is None else float(pa - pb)
-            found.append({"kind": kind, "a": setup_label(a), "b": setup_label(b),
-                          "eval_set": eval_set, "metric": metric, **effect,
-                          "seeds": shared, "paper_difference": paper_difference,
-                          "verdict": verdict(effect, paper_difference)})
+            entry = compare(ours.get((*a, eval_set, metric)), ours.get((*b, eval_set, metric)),
+                            paper_difference, confidence)
+            if entry is not None:
+                found.append({"kind": kind, "a": setup_label(a), "b": setup_label(b),
+                              "eval_set": eval_set, "metric": metric, **entry})
     return found
 
 
